@@ -1,0 +1,83 @@
+#pragma once
+// The compute interface ModelRunner is written against, once for every architecture. A backend
+// owns its memory (weights, KV cache, activations) and runs the layer ops of one step over the
+// Batch given to begin_step(). Activations are [T, cols] in the backend's compute dtype; weights
+// follow nn.Linear's [out, in] layout. Not thread-safe: the engine thread drives it.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "llmserve/backend/batch.h"
+#include "llmserve/backend/tensor.h"
+
+namespace llmserve::backend {
+
+enum class NormType { kLayerNorm, kRmsNorm };
+
+// Geometry of the paged KV cache: per layer, K and V are each
+// [num_blocks, block_size, num_kv_heads, head_dim].
+struct KvCacheLayout {
+  std::int32_t num_layers = 0;
+  std::int32_t num_blocks = 0;
+  std::int32_t block_size = 16;
+  std::int32_t num_heads = 0;  // query heads; a multiple of num_kv_heads (GQA)
+  std::int32_t num_kv_heads = 0;
+  std::int32_t head_dim = 0;
+
+  std::int64_t bytes_per_block(std::size_t dtype_bytes) const {
+    return std::int64_t{2} * num_layers * block_size * num_kv_heads * head_dim *
+           static_cast<std::int64_t>(dtype_bytes);
+  }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual DType compute_dtype() const = 0;
+
+  // --- memory ---------------------------------------------------------------------------------
+  virtual Tensor empty(std::vector<std::int64_t> shape) = 0;
+  // Copies fp32 host data (row-major, `shape`) into backend memory in the compute dtype.
+  virtual Tensor upload(std::span<const float> host, std::vector<std::int64_t> shape) = 0;
+  virtual void download(const Tensor& tensor, std::span<float> host) = 0;
+  virtual void allocate_kv_cache(const KvCacheLayout& layout) = 0;
+  virtual const KvCacheLayout& kv_cache_layout() const = 0;
+
+  // --- one step -------------------------------------------------------------------------------
+  // Makes `batch` current for the ops below (uploads ids, positions, slots and block tables);
+  // `batch` must stay alive until the step's last op.
+  virtual void begin_step(const Batch& batch) = 0;
+
+  // out[t] = table[input_ids[t]] (+ positions_table[positions[t]] when given)
+  virtual void embed(const Tensor& table, const Tensor* positions_table, Tensor& out) = 0;
+  // out = norm(x) * weight (+ bias)
+  virtual void norm(NormType type, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                    float eps, Tensor& out) = 0;
+  // residual += x; out = norm(residual) * weight (+ bias). Fused so the residual is read once.
+  virtual void add_norm(NormType type, Tensor& residual, const Tensor& x, const Tensor& weight,
+                        const Tensor* bias, float eps, Tensor& out) = 0;
+  virtual void add(Tensor& x, const Tensor& y) = 0;
+  // out[T, out] = x[T, in] . weight[out, in]^T (+ bias[out])
+  virtual void linear(const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& out) = 0;
+
+  // qkv is [T, (num_heads + 2 num_kv_heads) head_dim]: q heads, then k heads, then v heads.
+  // Rotates q and k in place (rotate-half, as HF's apply_rotary_pos_emb) at the batch positions.
+  virtual void rotary(Tensor& qkv, float theta) = 0;
+  // Stores the k and v parts of qkv at the batch's slot_mapping in layer `layer` of the cache.
+  virtual void write_kv(std::int32_t layer, const Tensor& qkv) = 0;
+  // Causal attention of each new token over its sequence's context (positions up to its own),
+  // K/V read from the paged cache. out is [T, num_heads * head_dim].
+  virtual void paged_attention(std::int32_t layer, const Tensor& qkv, float scale, Tensor& out) = 0;
+
+  virtual void gelu_new(Tensor& x) = 0;  // in place, tanh approximation (GPT-2's gelu_new)
+  // gate_up is [T, 2I] (gate, then up); out[T, I] = silu(gate) * up
+  virtual void silu_mul(const Tensor& gate_up, Tensor& out) = 0;
+  // out[r] = x[batch.logits_rows[r]]
+  virtual void gather_rows(const Tensor& x, Tensor& out) = 0;
+};
+
+}  // namespace llmserve::backend

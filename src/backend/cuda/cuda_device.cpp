@@ -1,0 +1,22 @@
+#include "llmserve/backend/cuda_device.h"
+
+#include <cuda_runtime_api.h>
+
+namespace llmserve::backend::cuda {
+
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" / "no device" error
+    return 0;
+  }
+  return count;
+}
+
+std::string device_name(int device) {
+  cudaDeviceProp props{};
+  if (cudaGetDeviceProperties(&props, device) != cudaSuccess) return "unknown CUDA device";
+  return props.name;
+}
+
+}  // namespace llmserve::backend::cuda

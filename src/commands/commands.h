@@ -1,0 +1,11 @@
+#pragma once
+// One function per subcommand; each returns the process exit code and lets llmserve::Error
+// propagate to main(), which prints it on one line and exits 1.
+#include "llmserve/config/cli.h"
+
+namespace llmserve::commands {
+
+int run_generate(const config::GenerateOptions& options);
+int run_tokenize(const config::TokenizeOptions& options);
+
+}  // namespace llmserve::commands

@@ -1,0 +1,80 @@
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "llmserve/backend/backend_factory.h"
+#include "llmserve/engine/offline_generator.h"
+#include "llmserve/model/model_runner.h"
+#include "llmserve/tokenizer/incremental_detokenizer.h"
+#include "llmserve/tokenizer/tokenizer.h"
+
+namespace llmserve::commands {
+namespace {
+
+nlohmann::json logprobs_json(const std::vector<std::vector<engine::TokenLogprob>>& logprobs) {
+  auto rows = nlohmann::json::array();
+  for (const auto& top : logprobs) {
+    auto row = nlohmann::json::array();
+    for (const auto& entry : top) row.push_back({{"id", entry.id}, {"logprob", entry.logprob}});
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+int run_generate(const config::GenerateOptions& options) {
+  const auto& dir = options.common.model_dir;
+  const auto start = std::chrono::steady_clock::now();
+  auto backend = backend::make_backend(options.common.device);
+  auto runner = model::ModelRunner::load(dir, *backend);
+  const auto tokenizer = tokenizer::Tokenizer::from_directory(dir);
+  const auto& spec = runner.spec();
+  spdlog::info("loaded {} ({}, {} layers, hidden {}, vocab {}) on {} in {:.2f} s", dir.string(),
+               spec.architecture_name, spec.num_layers, spec.hidden_size, spec.vocab_size,
+               backend->name(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+
+  engine::OfflineRequest request;
+  request.prompt_ids = options.prompt ? tokenizer.encode(*options.prompt) : options.prompt_ids;
+  request.max_tokens = options.max_tokens;
+  request.temperature = options.temperature;
+  request.seed = options.seed;
+  request.ignore_eos = options.ignore_eos;
+  request.logprobs = options.logprobs;
+  request.eos_token_id = spec.eos_token_id ? spec.eos_token_id : tokenizer.eos_token_id();
+
+  tokenizer::IncrementalDetokenizer detokenizer(tokenizer);
+  std::function<void(std::int32_t)> stream;
+  if (!options.json) {
+    stream = [&](std::int32_t id) { std::cout << detokenizer.push(id) << std::flush; };
+  }
+  const auto generate_start = std::chrono::steady_clock::now();
+  const auto result = engine::generate_offline(runner, request, stream);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - generate_start).count();
+  spdlog::info("{} prompt + {} generated tokens in {:.3f} s ({}), finish_reason {}",
+               request.prompt_ids.size(), result.token_ids.size(), seconds,
+               fmt::format("{:.1f} tok/s", static_cast<double>(result.token_ids.size()) / seconds),
+               result.finish_reason);
+
+  if (options.json) {
+    nlohmann::json out = {
+        {"prompt_token_ids", request.prompt_ids},
+        {"token_ids", result.token_ids},
+        {"text", tokenizer.decode(result.token_ids, /*skip_special=*/true)},
+        {"finish_reason", result.finish_reason},
+        {"logprobs", options.logprobs > 0 ? logprobs_json(result.logprobs) : nlohmann::json()},
+    };
+    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  } else {
+    std::cout << detokenizer.flush() << '\n';
+  }
+  return 0;
+}
+
+}  // namespace llmserve::commands

@@ -1,0 +1,13 @@
+#pragma once
+// Per-architecture weight mappings: which checkpoint tensors fill which ModelWeights slots.
+#include "llmserve/model/model_spec.h"
+#include "llmserve/model/model_weights.h"
+#include "weight_reader.h"
+
+namespace llmserve::model {
+
+ModelWeights load_gpt2_weights(const WeightReader& reader, const ModelSpec& spec);
+// Qwen2 and Llama: the same tensor names; Qwen2 adds q/k/v biases.
+ModelWeights load_qwen2_weights(const WeightReader& reader, const ModelSpec& spec);
+
+}  // namespace llmserve::model

@@ -1,0 +1,201 @@
+#include "llmserve/model/model_spec.h"
+
+#include <nlohmann/json.hpp>
+
+#include "llmserve/common/error.h"
+#include "llmserve/common/file.h"
+
+namespace llmserve::model {
+namespace {
+
+using nlohmann::json;
+
+// Reads the first of `keys` present in `config` (HF names differ per architecture:
+// n_embd vs hidden_size ...). Wrong types and non-positive sizes are errors naming the key.
+class ConfigReader {
+ public:
+  ConfigReader(const json& config, std::string_view source) : config_(config), source_(source) {}
+
+  const json* find(std::initializer_list<const char*> keys) const {
+    for (const char* key : keys) {
+      auto it = config_.find(key);
+      if (it != config_.end() && !it->is_null()) return &*it;
+    }
+    return nullptr;
+  }
+
+  std::int32_t positive_int(std::initializer_list<const char*> keys) const {
+    const json* value = find(keys);
+    if (value == nullptr) throw Error("{}: missing \"{}\"", source_, *keys.begin());
+    return checked_positive(*value, *keys.begin());
+  }
+
+  std::optional<std::int32_t> optional_positive_int(std::initializer_list<const char*> keys) const {
+    const json* value = find(keys);
+    if (value == nullptr) return std::nullopt;
+    return checked_positive(*value, *keys.begin());
+  }
+
+  float positive_float(std::initializer_list<const char*> keys, float fallback) const {
+    const json* value = find(keys);
+    if (value == nullptr) return fallback;
+    if (!value->is_number() || value->get<double>() <= 0.0) {
+      throw Error("{}: \"{}\" must be a positive number, got {}", source_, *keys.begin(),
+                  value->dump());
+    }
+    return value->get<float>();
+  }
+
+  bool boolean(const char* key, bool fallback) const {
+    const json* value = find({key});
+    if (value == nullptr) return fallback;
+    if (!value->is_boolean()) throw Error("{}: \"{}\" must be a boolean", source_, key);
+    return value->get<bool>();
+  }
+
+  // eos_token_id may be an int or a list of ints (Qwen2.5 generation configs); take the first.
+  std::optional<std::int32_t> token_id(const char* key) const {
+    const json* value = find({key});
+    if (value == nullptr) return std::nullopt;
+    const json& first = value->is_array() && !value->empty() ? value->front() : *value;
+    if (!first.is_number_integer() || first.get<std::int64_t>() < 0) {
+      throw Error("{}: \"{}\" must be a non-negative integer, got {}", source_, key, value->dump());
+    }
+    return static_cast<std::int32_t>(first.get<std::int64_t>());
+  }
+
+ private:
+  std::int32_t checked_positive(const json& value, const char* key) const {
+    if (!value.is_number_integer() || value.get<std::int64_t>() <= 0 ||
+        value.get<std::int64_t>() > (std::int64_t{1} << 30)) {
+      throw Error("{}: \"{}\" must be a positive integer, got {}", source_, key, value.dump());
+    }
+    return static_cast<std::int32_t>(value.get<std::int64_t>());
+  }
+
+  const json& config_;
+  std::string_view source_;
+};
+
+Architecture parse_architecture(const json& config, std::string_view source) {
+  auto it = config.find("architectures");
+  if (it == config.end() || !it->is_array() || it->empty() || !it->front().is_string()) {
+    throw Error("{}: missing \"architectures\" (expected e.g. [\"GPT2LMHeadModel\"])", source);
+  }
+  const auto name = it->front().get<std::string>();
+  if (name == "GPT2LMHeadModel") return Architecture::kGpt2;
+  if (name == "Qwen2ForCausalLM") return Architecture::kQwen2;
+  if (name == "LlamaForCausalLM") return Architecture::kLlama;
+  throw Error(
+      "{}: unsupported architecture \"{}\" (supported: GPT2LMHeadModel, Qwen2ForCausalLM, "
+      "LlamaForCausalLM)",
+      source, name);
+}
+
+void read_gpt2(const ConfigReader& reader, ModelSpec& spec, std::string_view source) {
+  spec.hidden_size = reader.positive_int({"n_embd", "hidden_size"});
+  spec.num_layers = reader.positive_int({"n_layer", "num_hidden_layers"});
+  spec.num_heads = reader.positive_int({"n_head", "num_attention_heads"});
+  spec.num_kv_heads = spec.num_heads;
+  spec.max_position_embeddings = reader.positive_int({"n_positions", "max_position_embeddings"});
+  spec.intermediate_size = reader.optional_positive_int({"n_inner"}).value_or(4 * spec.hidden_size);
+  spec.norm_eps = reader.positive_float({"layer_norm_epsilon"}, 1e-5f);
+  spec.norm = NormKind::kLayerNorm;
+  spec.positions = PositionKind::kLearned;
+  spec.linear_bias = true;
+  const json* activation = reader.find({"activation_function"});
+  if (activation != nullptr && *activation != "gelu_new" && *activation != "gelu_pytorch_tanh") {
+    throw Error("{}: unsupported activation_function {} (supported: gelu_new)", source,
+                activation->dump());
+  }
+  spec.activation = Activation::kGeluNew;
+  if (spec.hidden_size % spec.num_heads != 0) {
+    throw Error("{}: n_embd {} is not a multiple of n_head {}", source, spec.hidden_size,
+                spec.num_heads);
+  }
+  spec.head_dim = spec.hidden_size / spec.num_heads;
+}
+
+void read_llama_family(const ConfigReader& reader, ModelSpec& spec, std::string_view source) {
+  spec.hidden_size = reader.positive_int({"hidden_size"});
+  spec.num_layers = reader.positive_int({"num_hidden_layers"});
+  spec.num_heads = reader.positive_int({"num_attention_heads"});
+  spec.num_kv_heads =
+      reader.optional_positive_int({"num_key_value_heads"}).value_or(spec.num_heads);
+  spec.intermediate_size = reader.positive_int({"intermediate_size"});
+  spec.max_position_embeddings = reader.positive_int({"max_position_embeddings"});
+  spec.norm_eps = reader.positive_float({"rms_norm_eps"}, 1e-6f);
+  spec.rope_theta = reader.positive_float({"rope_theta"}, 10000.0f);
+  spec.norm = NormKind::kRmsNorm;
+  spec.positions = PositionKind::kRotary;
+  spec.activation = Activation::kSiluGated;
+  spec.qkv_bias =
+      spec.architecture == Architecture::kQwen2 || reader.boolean("attention_bias", false);
+  const json* activation = reader.find({"hidden_act"});
+  if (activation != nullptr && *activation != "silu") {
+    throw Error("{}: unsupported hidden_act {} (supported: silu)", source, activation->dump());
+  }
+  if (const json* scaling = reader.find({"rope_scaling"}); scaling != nullptr) {
+    throw Error("{}: rope_scaling {} is not supported", source, scaling->dump());
+  }
+  if (spec.num_heads % spec.num_kv_heads != 0) {
+    throw Error("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source,
+                spec.num_heads, spec.num_kv_heads);
+  }
+  if (spec.hidden_size % spec.num_heads != 0 && reader.find({"head_dim"}) == nullptr) {
+    throw Error("{}: hidden_size {} is not a multiple of num_attention_heads {}", source,
+                spec.hidden_size, spec.num_heads);
+  }
+  spec.head_dim =
+      reader.optional_positive_int({"head_dim"}).value_or(spec.hidden_size / spec.num_heads);
+  if (spec.head_dim % 2 != 0) {
+    throw Error("{}: head_dim {} must be even for rotary embeddings", source, spec.head_dim);
+  }
+}
+
+}  // namespace
+
+std::string_view architecture_name(Architecture architecture) {
+  switch (architecture) {
+    case Architecture::kGpt2:
+      return "GPT2LMHeadModel";
+    case Architecture::kQwen2:
+      return "Qwen2ForCausalLM";
+    case Architecture::kLlama:
+      return "LlamaForCausalLM";
+  }
+  return "?";
+}
+
+ModelSpec parse_model_config(std::string_view json_text, std::string_view source) {
+  json config = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded()) throw Error("{}: not valid JSON", source);
+  if (!config.is_object()) throw Error("{}: expected a JSON object", source);
+
+  ModelSpec spec;
+  spec.architecture = parse_architecture(config, source);
+  spec.architecture_name = std::string(architecture_name(spec.architecture));
+  const ConfigReader reader(config, source);
+  spec.vocab_size = reader.positive_int({"vocab_size"});
+  if (spec.architecture == Architecture::kGpt2) {
+    read_gpt2(reader, spec, source);
+  } else {
+    read_llama_family(reader, spec, source);
+  }
+  // GPT-2 ties by default; Qwen2/Llama configs say so explicitly (HF's default is also true).
+  spec.tie_word_embeddings = reader.boolean("tie_word_embeddings", true);
+  spec.bos_token_id = reader.token_id("bos_token_id");
+  spec.eos_token_id = reader.token_id("eos_token_id");
+  return spec;
+}
+
+ModelSpec load_model_spec(const std::filesystem::path& dir) {
+  const auto path = dir / "config.json";
+  if (!std::filesystem::is_directory(dir)) {
+    throw Error("model directory {} does not exist or is not a directory", dir.string());
+  }
+  if (!std::filesystem::exists(path)) throw Error("{} not found", path.string());
+  return parse_model_config(read_text_file(path), path.string());
+}
+
+}  // namespace llmserve::model

@@ -1,0 +1,139 @@
+// The real llmserve binary: exit codes and one-line errors for bad usage and bad models, and
+// `generate --json` checked token by token against the independent reference.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../model/reference_runner.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+RunResult run(const std::string& args, const std::string& stdin_text = "") {
+  const auto tag = std::to_string(::getpid()) + "_" + std::to_string(std::rand());
+  const auto in = fs::temp_directory_path() / ("llmserve_cli_in_" + tag);
+  const auto err = fs::temp_directory_path() / ("llmserve_cli_err_" + tag);
+  {
+    std::FILE* f = std::fopen(in.c_str(), "w");
+    std::fputs(stdin_text.c_str(), f);
+    std::fclose(f);
+  }
+  const std::string command =
+      std::string(LLMSERVE_BINARY) + " " + args + " <" + in.string() + " 2>" + err.string();
+  RunResult result;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
+    result.out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::FILE* f = std::fopen(err.c_str(), "r");
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) result.err.append(buf.data(), n);
+  std::fclose(f);
+  fs::remove(in);
+  fs::remove(err);
+  return result;
+}
+
+std::string fixture(const char* name) { return (fs::path(LLMSERVE_FIXTURES_DIR) / name).string(); }
+
+TEST(Cli, UsageErrorsExitTwoWithOneLine) {
+  for (const std::string& args : std::vector<std::string>{
+           "generate --no-such-flag", "generate --model", "frobnicate",
+           "generate --max-tokens 0 --prompt hi", "", "generate --prompt a --prompt-ids 1,2",
+           "generate --model " + fixture("gpt2-f32"), "generate --prompt-ids 1,x"}) {
+    const auto r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+  }
+}
+
+TEST(Cli, RuntimeErrorsExitOne) {
+  auto r = run("generate --model /nonexistent/dir --prompt hi");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/dir"), std::string::npos) << r.err;
+  r = run("tokenize --model /nonexistent/dir");
+  EXPECT_EQ(r.exit_code, 1);
+  // A prompt id outside the vocabulary and a prompt longer than the context are request errors.
+  r = run("generate --model " + fixture("gpt2-f32") + " --prompt-ids 1,99999999 --log-level off");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+  r = run("generate --model " + fixture("gpt2-f32") +
+          " --prompt-ids 1 --max-tokens 500 --log-level off");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("exceeds the model's context of 128"), std::string::npos) << r.err;
+}
+
+TEST(Cli, CorruptCheckpointExitsOneNamingTheFile) {
+  const auto dir =
+      fs::temp_directory_path() / ("llmserve_cli_corrupt_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(fixture("gpt2-f32"), dir);
+  fs::resize_file(dir / "model.safetensors", 1000);
+  const auto r = run("generate --model " + dir.string() + " --prompt hi");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  fs::remove_all(dir);
+}
+
+TEST(Cli, Tokenize) {
+  const auto r = run("tokenize --model " + fixture("gpt2-f32"), "Hello world<|endoftext|>");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json({15496, 995, 50256}));
+}
+
+// Greedy generate --json on both architectures: every generated token is the reference's argmax
+// after the tokens before it, and the reported top-K logprobs match the reference's.
+TEST(Cli, GenerateJsonMatchesReference) {
+  for (const char* name : {"gpt2-f32", "qwen2-f32"}) {
+    const auto r = run("generate --model " + fixture(name) +
+                       " --prompt 'The quick brown fox' --max-tokens 12 --ignore-eos --logprobs 3"
+                       " --json --log-level off");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto out = nlohmann::json::parse(r.out);
+    const auto prompt = out["prompt_token_ids"].get<std::vector<std::int32_t>>();
+    const auto generated = out["token_ids"].get<std::vector<std::int32_t>>();
+    ASSERT_EQ(generated.size(), 12u);
+    EXPECT_EQ(out["finish_reason"], "length");
+    EXPECT_TRUE(out["text"].is_string());
+    std::vector<std::int32_t> all = prompt;
+    all.insert(all.end(), generated.begin(), generated.end());
+    const std::int32_t vocab = name[0] == 'g' ? 50257 : 151936;
+    const auto ref = llmserve::testing::reference_logprobs(fixture(name), {all}, vocab)[0];
+    for (std::size_t i = 0; i < generated.size(); ++i) {
+      const auto& row = ref[prompt.size() - 1 + i];
+      const auto& top = out["logprobs"][i];
+      ASSERT_EQ(top.size(), 3u);
+      EXPECT_EQ(top[0]["id"], generated[i]) << name << " step " << i;
+      const float best = *std::max_element(row.begin(), row.end());
+      EXPECT_NEAR(row[static_cast<std::size_t>(generated[i])], best, 1e-4) << name << " step " << i;
+      for (const auto& entry : top) {
+        EXPECT_NEAR(entry["logprob"].get<double>(), row[entry["id"].get<std::size_t>()], 1e-4);
+      }
+    }
+  }
+}
+
+TEST(Cli, GenerateTextStreamsContinuation) {
+  const auto r = run("generate --model " + fixture("gpt2-f32") +
+                     " --prompt Hello --max-tokens 5 --ignore-eos --log-level off");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n');
+}
+
+}  // namespace

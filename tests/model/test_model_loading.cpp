@@ -1,0 +1,100 @@
+// Bad checkpoints give an llmserve::Error naming the file or tensor, never a crash.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "llmserve/backend/cpu_backend.h"
+#include "llmserve/common/error.h"
+#include "llmserve/common/file.h"
+#include "llmserve/model/model_runner.h"
+
+namespace llmserve::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ModelLoadingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_ = fs::path(LLMSERVE_FIXTURES_DIR) / "gpt2-f32";
+    dir_ = fs::temp_directory_path() /
+           ("llmserve_load_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::copy(source_, dir_);
+    backend_ = backend::make_cpu_backend();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void edit_config(const std::function<void(nlohmann::json&)>& edit) {
+    auto config = nlohmann::json::parse(read_text_file(dir_ / "config.json"));
+    edit(config);
+    std::ofstream(dir_ / "config.json") << config.dump();
+  }
+  // The message of the Error that loading throws ("" if none).
+  std::string load_error() {
+    try {
+      ModelRunner::load(dir_, *backend_);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  fs::path source_, dir_;
+  std::unique_ptr<backend::Backend> backend_;
+};
+
+TEST_F(ModelLoadingTest, LoadsTheFixture) { EXPECT_EQ(load_error(), ""); }
+
+TEST_F(ModelLoadingTest, MissingTensorIsNamed) {
+  edit_config([](auto& c) { c["n_layer"] = 3; });
+  const auto message = load_error();
+  EXPECT_NE(message.find("missing tensor \"h.2.ln_1.weight\""), std::string::npos) << message;
+  EXPECT_NE(message.find("transformer.h.2.ln_1.weight"), std::string::npos) << message;
+}
+
+TEST_F(ModelLoadingTest, WrongShapeNamesTensorAndFile) {
+  edit_config([](auto& c) { c["n_positions"] = 256; });
+  const auto message = load_error();
+  EXPECT_NE(message.find("\"wpe.weight\""), std::string::npos) << message;
+  EXPECT_NE(message.find("model.safetensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("expected [256, 64]"), std::string::npos) << message;
+}
+
+TEST_F(ModelLoadingTest, TruncatedFile) {
+  const auto path = dir_ / "model.safetensors";
+  fs::resize_file(path, fs::file_size(path) / 2);
+  const auto message = load_error();
+  EXPECT_NE(message.find("model.safetensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("outside the data section"), std::string::npos) << message;
+}
+
+TEST_F(ModelLoadingTest, CorruptHeader) {
+  {
+    std::fstream f(dir_ / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(12);
+    f.write("\xff\xfe garbage", 10);
+  }
+  const auto message = load_error();
+  EXPECT_NE(message.find("model.safetensors"), std::string::npos) << message;
+}
+
+TEST_F(ModelLoadingTest, UnsupportedArchitecture) {
+  edit_config([](auto& c) { c["architectures"] = {"MambaForCausalLM"}; });
+  EXPECT_NE(load_error().find("unsupported architecture \"MambaForCausalLM\""), std::string::npos);
+}
+
+TEST_F(ModelLoadingTest, MissingWeightsAndConfig) {
+  fs::remove(dir_ / "model.safetensors");
+  EXPECT_NE(load_error().find("no weights in"), std::string::npos);
+  fs::remove(dir_ / "config.json");
+  EXPECT_NE(load_error().find("config.json not found"), std::string::npos);
+  fs::remove_all(dir_);
+  EXPECT_NE(load_error().find("does not exist"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace llmserve::model

@@ -1,0 +1,129 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "llmserve/common/error.h"
+#include "llmserve/model/model_spec.h"
+
+namespace llmserve::model {
+namespace {
+
+using nlohmann::json;
+
+// The real gpt2 config.json (abridged to the fields that matter; HF ships more).
+json gpt2_config() {
+  return json::parse(R"({"activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+    "bos_token_id": 50256, "eos_token_id": 50256, "layer_norm_epsilon": 1e-05,
+    "model_type": "gpt2", "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12,
+    "n_positions": 1024, "vocab_size": 50257})");
+}
+
+// Qwen2.5-0.5B-Instruct's config.json.
+json qwen2_config() {
+  return json::parse(R"({"architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0,
+    "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": 896,
+    "initializer_range": 0.02, "intermediate_size": 4864, "max_position_embeddings": 32768,
+    "max_window_layers": 21, "model_type": "qwen2", "num_attention_heads": 14,
+    "num_hidden_layers": 24, "num_key_value_heads": 2, "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": true,
+    "torch_dtype": "bfloat16", "transformers_version": "4.43.1", "use_cache": true,
+    "use_sliding_window": false, "vocab_size": 151936})");
+}
+
+std::string error_of(const json& config) {
+  try {
+    parse_model_config(config.dump(), "config.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ModelSpec, Gpt2) {
+  const auto spec = parse_model_config(gpt2_config().dump(), "config.json");
+  EXPECT_EQ(spec.architecture, Architecture::kGpt2);
+  EXPECT_EQ(spec.hidden_size, 768);
+  EXPECT_EQ(spec.num_kv_heads, 12);
+  EXPECT_EQ(spec.head_dim, 64);
+  EXPECT_EQ(spec.intermediate_size, 3072);
+  EXPECT_EQ(spec.max_position_embeddings, 1024);
+  EXPECT_EQ(spec.norm, NormKind::kLayerNorm);
+  EXPECT_EQ(spec.positions, PositionKind::kLearned);
+  EXPECT_TRUE(spec.tie_word_embeddings);
+  EXPECT_TRUE(spec.linear_bias);
+  EXPECT_EQ(spec.eos_token_id, 50256);
+}
+
+TEST(ModelSpec, Qwen2) {
+  const auto spec = parse_model_config(qwen2_config().dump(), "config.json");
+  EXPECT_EQ(spec.architecture, Architecture::kQwen2);
+  EXPECT_EQ(spec.num_heads, 14);
+  EXPECT_EQ(spec.num_kv_heads, 2);
+  EXPECT_EQ(spec.head_dim, 64);
+  EXPECT_EQ(spec.intermediate_size, 4864);
+  EXPECT_FLOAT_EQ(spec.rope_theta, 1e6f);
+  EXPECT_FLOAT_EQ(spec.norm_eps, 1e-6f);
+  EXPECT_EQ(spec.activation, Activation::kSiluGated);
+  EXPECT_TRUE(spec.qkv_bias);
+  EXPECT_TRUE(spec.tie_word_embeddings);
+  EXPECT_EQ(spec.eos_token_id, 151645);
+}
+
+TEST(ModelSpec, LlamaSharesThePath) {
+  auto config = qwen2_config();
+  config["architectures"] = {"LlamaForCausalLM"};
+  config["tie_word_embeddings"] = false;
+  config["eos_token_id"] = {128001, 128009};
+  config.erase("num_key_value_heads");
+  const auto spec = parse_model_config(config.dump(), "config.json");
+  EXPECT_EQ(spec.architecture, Architecture::kLlama);
+  EXPECT_FALSE(spec.qkv_bias);
+  EXPECT_FALSE(spec.tie_word_embeddings);
+  EXPECT_EQ(spec.num_kv_heads, 14);
+  EXPECT_EQ(spec.eos_token_id, 128001);
+}
+
+TEST(ModelSpec, ExplicitHeadDim) {
+  auto config = qwen2_config();
+  config["head_dim"] = 128;
+  EXPECT_EQ(parse_model_config(config.dump(), "c").head_dim, 128);
+}
+
+TEST(ModelSpec, ClearErrors) {
+  EXPECT_NE(error_of(json::parse(R"({"architectures": ["BertModel"]})"))
+                .find("unsupported architecture \"BertModel\""),
+            std::string::npos);
+  EXPECT_NE(error_of(json::parse("{}")).find("architectures"), std::string::npos);
+
+  auto config = qwen2_config();
+  config.erase("hidden_size");
+  EXPECT_NE(error_of(config).find("missing \"hidden_size\""), std::string::npos);
+
+  config = qwen2_config();
+  config["num_key_value_heads"] = 3;
+  EXPECT_NE(error_of(config).find("not a multiple"), std::string::npos);
+
+  config = gpt2_config();
+  config["n_embd"] = "768";
+  EXPECT_NE(error_of(config).find("\"n_embd\" must be a positive integer"), std::string::npos);
+
+  config = gpt2_config();
+  config["n_head"] = 0;
+  EXPECT_NE(error_of(config).find("n_head"), std::string::npos);
+
+  config = gpt2_config();
+  config["activation_function"] = "relu";
+  EXPECT_NE(error_of(config).find("activation_function"), std::string::npos);
+
+  config = qwen2_config();
+  config["rope_scaling"] = {{"type", "yarn"}};
+  EXPECT_NE(error_of(config).find("rope_scaling"), std::string::npos);
+
+  EXPECT_THROW(parse_model_config("{not json", "c"), Error);
+  EXPECT_THROW(parse_model_config("[]", "c"), Error);
+}
+
+TEST(ModelSpec, MissingDirectory) { EXPECT_THROW(load_model_spec("/nonexistent/model"), Error); }
+
+}  // namespace
+}  // namespace llmserve::model
