@@ -81,30 +81,30 @@ const std::string kFixtures = LLMSERVE_FIXTURES_DIR;
 
 BENCHMARK_CAPTURE(BM_Prefill, gpt2_tiny, kFixtures + "/gpt2-f32")
     ->Arg(128)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Prefill, qwen2_tiny, kFixtures + "/qwen2-f32")
     ->Arg(128)
     ->Arg(256)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Prefill, default_gpt2, std::string(LLMSERVE_DEFAULT_MODEL_DIR))
     ->Arg(128)
     ->Arg(512)
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Decode, gpt2_tiny, kFixtures + "/gpt2-f32")
     ->Args({1, 64})
     ->Args({8, 64})
     ->Args({32, 64})
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Decode, qwen2_tiny, kFixtures + "/qwen2-f32")
     ->Args({1, 64})
     ->Args({8, 64})
     ->Args({32, 64})
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_Decode, default_gpt2, std::string(LLMSERVE_DEFAULT_MODEL_DIR))
     ->Args({1, 256})
     ->Args({8, 256})
     ->Args({32, 256})
-    ->Unit(benchmark::kMillisecond);
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

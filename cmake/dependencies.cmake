@@ -10,8 +10,17 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
-set(BLA_VENDOR OpenBLAS)
-find_package(BLAS REQUIRED)
+# OpenBLAS built on OpenMP (Debian's libopenblas-openmp-dev): its GEMMs and our OpenMP loops then
+# share one thread pool. The default pthread build spins its own threads beside OpenMP's and,
+# on 2 cores, made decode steps up to 20x slower. Linked by path; CMake's build RPATH points at its
+# directory, so the binary does not pick up whichever libopenblas.so.0 the alternatives select.
+find_library(OPENBLAS_LIBRARY openblas
+             PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp /usr/lib64/openblas-openmp
+             NO_DEFAULT_PATH)
+if(NOT OPENBLAS_LIBRARY)
+  message(FATAL_ERROR "OpenBLAS (OpenMP build) not found: apt-get install libopenblas-openmp-dev")
+endif()
+set(BLAS_LIBRARIES ${OPENBLAS_LIBRARY})
 find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)

@@ -2,7 +2,9 @@
 // A PCRE2 pattern compiled for UTF-8 with Unicode properties (\p{L}, and \s, \d, case folding by
 // Unicode rules) and JIT-compiled. The compiled code is immutable; the match data and JIT stack
 // live per thread, so one Regex may be used from any number of threads at once.
+#ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
+#endif
 #include <pcre2.h>
 
 #include <cstddef>

