@@ -109,6 +109,9 @@ void read_gpt2(const ConfigReader& reader, ModelSpec& spec, std::string_view sou
                 activation->dump());
   }
   spec.activation = Activation::kGeluNew;
+  if (reader.boolean("scale_attn_by_inverse_layer_idx", false)) {
+    throw Error("{}: scale_attn_by_inverse_layer_idx is not supported", source);
+  }
   if (spec.hidden_size % spec.num_heads != 0) {
     throw Error("{}: n_embd {} is not a multiple of n_head {}", source, spec.hidden_size,
                 spec.num_heads);
@@ -135,8 +138,15 @@ void read_llama_family(const ConfigReader& reader, ModelSpec& spec, std::string_
   if (activation != nullptr && *activation != "silu") {
     throw Error("{}: unsupported hidden_act {} (supported: silu)", source, activation->dump());
   }
+  // Features that change the math: refuse them rather than compute something else silently.
   if (const json* scaling = reader.find({"rope_scaling"}); scaling != nullptr) {
     throw Error("{}: rope_scaling {} is not supported", source, scaling->dump());
+  }
+  if (reader.boolean("use_sliding_window", false)) {
+    throw Error("{}: use_sliding_window (sliding-window attention) is not supported", source);
+  }
+  if (reader.boolean("mlp_bias", false)) {
+    throw Error("{}: mlp_bias is not supported", source);
   }
   if (spec.num_heads % spec.num_kv_heads != 0) {
     throw Error("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source,

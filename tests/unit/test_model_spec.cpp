@@ -119,6 +119,19 @@ TEST(ModelSpec, ClearErrors) {
   config["rope_scaling"] = {{"type", "yarn"}};
   EXPECT_NE(error_of(config).find("rope_scaling"), std::string::npos);
 
+  config = qwen2_config();
+  config["use_sliding_window"] = true;
+  EXPECT_NE(error_of(config).find("use_sliding_window"), std::string::npos);
+
+  config = qwen2_config();
+  config["architectures"] = {"LlamaForCausalLM"};
+  config["mlp_bias"] = true;
+  EXPECT_NE(error_of(config).find("mlp_bias"), std::string::npos);
+
+  config = gpt2_config();
+  config["scale_attn_by_inverse_layer_idx"] = true;
+  EXPECT_NE(error_of(config).find("scale_attn_by_inverse_layer_idx"), std::string::npos);
+
   EXPECT_THROW(parse_model_config("{not json", "c"), Error);
   EXPECT_THROW(parse_model_config("[]", "c"), Error);
 }
