@@ -24,13 +24,9 @@ int main(int argc, char** argv) {
   try {
     return std::visit(Overloaded{
                           [](const config::Exit& exit) { return exit.exit_code; },
-                          [](const config::GenerateOptions& options) {
+                          [](const auto& options) {
                             setup_logging(options.common.log_level);
-                            return commands::run_generate(options);
-                          },
-                          [](const config::TokenizeOptions& options) {
-                            setup_logging(options.common.log_level);
-                            return commands::run_tokenize(options);
+                            return commands::run(options);
                           },
                       },
                       command);

@@ -15,6 +15,12 @@ void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block
       static_cast<std::size_t>(batch.query_start.back()) != t) {
     throw Error("batch: query_start must have {} entries from 0 to {}", b + 1, t);
   }
+  // Monotonic before anything is read through it, so the loops below stay inside [0, T).
+  for (std::size_t s = 0; s < b; ++s) {
+    if (batch.query_start[s + 1] < batch.query_start[s]) {
+      throw Error("batch: query_start decreases at sequence {}", s);
+    }
+  }
   if (batch.max_blocks_per_seq < 0 ||
       batch.block_tables.size() != b * static_cast<std::size_t>(batch.max_blocks_per_seq)) {
     throw Error("batch: block_tables must be {} x {}", b, batch.max_blocks_per_seq);
@@ -23,7 +29,6 @@ void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block
     const std::int32_t begin = batch.query_start[s];
     const std::int32_t end = batch.query_start[s + 1];
     const std::int32_t context = batch.context_lens[s];
-    if (end < begin) throw Error("batch: query_start is not non-decreasing at sequence {}", s);
     if (context < end - begin || context > std::int64_t{batch.max_blocks_per_seq} * block_size) {
       throw Error("batch: sequence {} has context {} for {} new tokens and {} blocks", s, context,
                   end - begin, batch.max_blocks_per_seq);

@@ -5,7 +5,7 @@
 
 namespace llmserve::commands {
 
-int run_generate(const config::GenerateOptions& options);
-int run_tokenize(const config::TokenizeOptions& options);
+int run(const config::GenerateOptions& options);
+int run(const config::TokenizeOptions& options);
 
 }  // namespace llmserve::commands

@@ -27,12 +27,13 @@ nlohmann::json logprobs_json(const std::vector<std::vector<engine::TokenLogprob>
 
 }  // namespace
 
-int run_generate(const config::GenerateOptions& options) {
+int run(const config::GenerateOptions& options) {
   const auto& dir = options.common.model_dir;
   const auto start = std::chrono::steady_clock::now();
+  // The tokenizer first: a missing tokenizer file is reported before a slow weight load.
+  const auto tokenizer = tokenizer::Tokenizer::from_directory(dir);
   auto backend = backend::make_backend(options.common.device);
   auto runner = model::ModelRunner::load(dir, *backend);
-  const auto tokenizer = tokenizer::Tokenizer::from_directory(dir);
   const auto& spec = runner.spec();
   spdlog::info("loaded {} ({}, {} layers, hidden {}, vocab {}) on {} in {:.2f} s", dir.string(),
                spec.architecture_name, spec.num_layers, spec.hidden_size, spec.vocab_size,
@@ -46,7 +47,10 @@ int run_generate(const config::GenerateOptions& options) {
   request.seed = options.seed;
   request.ignore_eos = options.ignore_eos;
   request.logprobs = options.logprobs;
-  request.eos_token_id = spec.eos_token_id ? spec.eos_token_id : tokenizer.eos_token_id();
+  request.eos_token_ids = spec.eos_token_ids;
+  if (request.eos_token_ids.empty() && tokenizer.eos_token_id()) {
+    request.eos_token_ids.push_back(*tokenizer.eos_token_id());
+  }
 
   tokenizer::IncrementalDetokenizer detokenizer(tokenizer);
   std::function<void(std::int32_t)> stream;

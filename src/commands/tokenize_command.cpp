@@ -7,7 +7,7 @@
 
 namespace llmserve::commands {
 
-int run_tokenize(const config::TokenizeOptions& options) {
+int run(const config::TokenizeOptions& options) {
   const auto tokenizer = tokenizer::Tokenizer::from_directory(options.common.model_dir);
   const std::string text{std::istreambuf_iterator<char>(std::cin),
                          std::istreambuf_iterator<char>()};

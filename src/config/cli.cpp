@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <iostream>
 
 namespace llmserve::config {
@@ -43,7 +44,7 @@ Command parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   gen->add_option("--temperature", generate.temperature, "0 = greedy")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0.0f, 100.0f))
       ->capture_default_str();
   gen->add_option("--seed", generate.seed, "Sampling seed")->capture_default_str();
   gen->add_flag("--ignore-eos", generate.ignore_eos, "Keep generating after EOS");
@@ -62,11 +63,10 @@ Command parse_command_line(int argc, char** argv) {
     if (gen->parsed() && prompt->count() == 0 && prompt_ids->count() == 0) {
       throw CLI::RequiredError("--prompt or --prompt-ids");
     }
-  } catch (const CLI::CallForHelp& e) {
-    return Exit{app.exit(e)};
-  } catch (const CLI::CallForAllHelp& e) {
-    return Exit{app.exit(e)};
-  } catch (const CLI::CallForVersion& e) {
+    if (!std::isfinite(generate.temperature)) {  // CLI::Range lets NaN through
+      throw CLI::ValidationError("--temperature", "must be a finite number");
+    }
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return Exit{app.exit(e)};
   } catch (const CLI::ParseError& e) {
     std::cerr << fmt::format("llmserve: {} (see llmserve --help)\n", e.what());

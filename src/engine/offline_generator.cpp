@@ -1,5 +1,7 @@
 #include "llmserve/engine/offline_generator.h"
 
+#include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "llmserve/common/error.h"
@@ -9,11 +11,16 @@ namespace {
 
 void validate(const model::ModelSpec& spec, const OfflineRequest& request) {
   if (request.prompt_ids.empty()) throw Error("the prompt is empty");
-  if (request.max_tokens < 1)
+  if (request.max_tokens < 1) {
     throw Error("max_tokens must be at least 1, got {}", request.max_tokens);
-  if (request.temperature < 0.0f)
-    throw Error("temperature must be >= 0, got {}", request.temperature);
+  }
+  if (!std::isfinite(request.temperature) || request.temperature < 0.0f) {
+    throw Error("temperature must be a finite number >= 0, got {}", request.temperature);
+  }
   if (request.logprobs < 0) throw Error("logprobs must be >= 0, got {}", request.logprobs);
+  if (request.block_size < 1) {
+    throw Error("block_size must be at least 1, got {}", request.block_size);
+  }
   for (auto id : request.prompt_ids) {
     if (id < 0 || id >= spec.vocab_size) {
       throw Error("prompt token id {} is outside the vocabulary [0, {})", id, spec.vocab_size);
@@ -72,7 +79,8 @@ OfflineResult generate_offline(model::ModelRunner& runner, const OfflineRequest&
       result.logprobs.push_back(top_logprobs(log_softmax(logits), request.logprobs));
     result.token_ids.push_back(token);
     if (on_token) on_token(token);
-    if (!request.ignore_eos && request.eos_token_id && token == *request.eos_token_id) {
+    if (!request.ignore_eos && std::find(request.eos_token_ids.begin(), request.eos_token_ids.end(),
+                                         token) != request.eos_token_ids.end()) {
       result.finish_reason = "stop";
       break;
     }

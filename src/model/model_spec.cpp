@@ -1,5 +1,8 @@
 #include "llmserve/model/model_spec.h"
 
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "llmserve/common/error.h"
@@ -9,6 +12,10 @@ namespace llmserve::model {
 namespace {
 
 using nlohmann::json;
+
+// Larger than any real model's sizes (vocabularies reach 2^18, widths 2^16), small enough that
+// every product the forward pass forms (q + 2 kv widths, 2 x intermediate) fits in 32 bits.
+constexpr std::int64_t kMaxSize = std::int64_t{1} << 24;
 
 // Reads the first of `keys` present in `config` (HF names differ per architecture:
 // n_embd vs hidden_size ...). Wrong types and non-positive sizes are errors naming the key.
@@ -39,7 +46,7 @@ class ConfigReader {
   float positive_float(std::initializer_list<const char*> keys, float fallback) const {
     const json* value = find(keys);
     if (value == nullptr) return fallback;
-    if (!value->is_number() || value->get<double>() <= 0.0) {
+    if (!value->is_number() || !(value->get<double>() > 0.0) || value->get<double>() > FLT_MAX) {
       throw Error("{}: \"{}\" must be a positive number, got {}", source_, *keys.begin(),
                   value->dump());
     }
@@ -53,22 +60,29 @@ class ConfigReader {
     return value->get<bool>();
   }
 
-  // eos_token_id may be an int or a list of ints (Qwen2.5 generation configs); take the first.
-  std::optional<std::int32_t> token_id(const char* key) const {
+  // An id or a list of ids (Llama 3 and Qwen2.5 list several eos ids); each inside the vocab.
+  std::vector<std::int32_t> token_ids(const char* key, std::int32_t vocab_size) const {
     const json* value = find({key});
-    if (value == nullptr) return std::nullopt;
-    const json& first = value->is_array() && !value->empty() ? value->front() : *value;
-    if (!first.is_number_integer() || first.get<std::int64_t>() < 0) {
-      throw Error("{}: \"{}\" must be a non-negative integer, got {}", source_, key, value->dump());
+    if (value == nullptr) return {};
+    const json list = value->is_array() ? *value : json::array({*value});
+    std::vector<std::int32_t> ids;
+    for (const json& id : list) {
+      if (!id.is_number_integer() || id.get<std::int64_t>() < 0 ||
+          id.get<std::int64_t>() >= vocab_size) {
+        throw Error("{}: \"{}\" must hold token ids in [0, {}), got {}", source_, key, vocab_size,
+                    value->dump());
+      }
+      ids.push_back(static_cast<std::int32_t>(id.get<std::int64_t>()));
     }
-    return static_cast<std::int32_t>(first.get<std::int64_t>());
+    return ids;
   }
 
  private:
   std::int32_t checked_positive(const json& value, const char* key) const {
     if (!value.is_number_integer() || value.get<std::int64_t>() <= 0 ||
-        value.get<std::int64_t>() > (std::int64_t{1} << 30)) {
-      throw Error("{}: \"{}\" must be a positive integer, got {}", source_, key, value.dump());
+        value.get<std::int64_t>() > kMaxSize) {
+      throw Error("{}: \"{}\" must be a positive integer up to {}, got {}", source_, key, kMaxSize,
+                  value.dump());
     }
     return static_cast<std::int32_t>(value.get<std::int64_t>());
   }
@@ -102,7 +116,6 @@ void read_gpt2(const ConfigReader& reader, ModelSpec& spec, std::string_view sou
   spec.norm_eps = reader.positive_float({"layer_norm_epsilon"}, 1e-5f);
   spec.norm = NormKind::kLayerNorm;
   spec.positions = PositionKind::kLearned;
-  spec.linear_bias = true;
   const json* activation = reader.find({"activation_function"});
   if (activation != nullptr && *activation != "gelu_new" && *activation != "gelu_pytorch_tanh") {
     throw Error("{}: unsupported activation_function {} (supported: gelu_new)", source,
@@ -132,8 +145,10 @@ void read_llama_family(const ConfigReader& reader, ModelSpec& spec, std::string_
   spec.norm = NormKind::kRmsNorm;
   spec.positions = PositionKind::kRotary;
   spec.activation = Activation::kSiluGated;
-  spec.qkv_bias =
-      spec.architecture == Architecture::kQwen2 || reader.boolean("attention_bias", false);
+  // Llama's attention_bias puts a bias on all four projections; Qwen2 has q/k/v biases only.
+  spec.o_bias =
+      spec.architecture == Architecture::kLlama && reader.boolean("attention_bias", false);
+  spec.qkv_bias = spec.architecture == Architecture::kQwen2 || spec.o_bias;
   const json* activation = reader.find({"hidden_act"});
   if (activation != nullptr && *activation != "silu") {
     throw Error("{}: unsupported hidden_act {} (supported: silu)", source, activation->dump());
@@ -160,6 +175,16 @@ void read_llama_family(const ConfigReader& reader, ModelSpec& spec, std::string_
       reader.optional_positive_int({"head_dim"}).value_or(spec.hidden_size / spec.num_heads);
   if (spec.head_dim % 2 != 0) {
     throw Error("{}: head_dim {} must be even for rotary embeddings", source, spec.head_dim);
+  }
+}
+
+// Every activation width the forward pass allocates must fit kMaxSize (hence 32 bits).
+void check_widths(const ModelSpec& spec, std::string_view source) {
+  const std::int64_t qkv =
+      (std::int64_t{spec.num_heads} + 2 * std::int64_t{spec.num_kv_heads}) * spec.head_dim;
+  if (qkv > kMaxSize || 2 * std::int64_t{spec.intermediate_size} > kMaxSize) {
+    throw Error("{}: attention ({} heads x {}) or MLP ({}) widths are too large", source,
+                spec.num_heads, spec.head_dim, spec.intermediate_size);
   }
 }
 
@@ -192,10 +217,11 @@ ModelSpec parse_model_config(std::string_view json_text, std::string_view source
   } else {
     read_llama_family(reader, spec, source);
   }
-  // GPT-2 ties by default; Qwen2/Llama configs say so explicitly (HF's default is also true).
-  spec.tie_word_embeddings = reader.boolean("tie_word_embeddings", true);
-  spec.bos_token_id = reader.token_id("bos_token_id");
-  spec.eos_token_id = reader.token_id("eos_token_id");
+  // Defaults as transformers' config classes: GPT2Config ties, Qwen2Config/LlamaConfig do not.
+  spec.tie_word_embeddings =
+      reader.boolean("tie_word_embeddings", spec.architecture == Architecture::kGpt2);
+  spec.eos_token_ids = reader.token_ids("eos_token_id", spec.vocab_size);
+  check_widths(spec, source);
   return spec;
 }
 
@@ -205,7 +231,24 @@ ModelSpec load_model_spec(const std::filesystem::path& dir) {
     throw Error("model directory {} does not exist or is not a directory", dir.string());
   }
   if (!std::filesystem::exists(path)) throw Error("{} not found", path.string());
-  return parse_model_config(read_text_file(path), path.string());
+  ModelSpec spec = parse_model_config(read_text_file(path), path.string());
+  // transformers' generate() stops at generation_config.json's eos ids (Qwen2.5-Instruct lists
+  // <|im_end|> and <|endoftext|> there); keep config.json's too.
+  const auto generation_path = dir / "generation_config.json";
+  if (std::filesystem::exists(generation_path)) {
+    const json generation =
+        json::parse(read_text_file(generation_path), nullptr, /*allow_exceptions=*/false);
+    if (!generation.is_object())
+      throw Error("{}: expected a JSON object", generation_path.string());
+    for (std::int32_t id : ConfigReader(generation, generation_path.string())
+                               .token_ids("eos_token_id", spec.vocab_size)) {
+      if (std::find(spec.eos_token_ids.begin(), spec.eos_token_ids.end(), id) ==
+          spec.eos_token_ids.end()) {
+        spec.eos_token_ids.push_back(id);
+      }
+    }
+  }
+  return spec;
 }
 
 }  // namespace llmserve::model

@@ -1,5 +1,6 @@
 // Qwen2 (modeling_qwen2.py) and Llama (modeling_llama.py): RMSNorm without bias, separate
-// q/k/v/o projections (Qwen2: q/k/v with bias), rotary positions, SiLU-gated MLP, head tied or not.
+// q/k/v/o projections (Qwen2: q/k/v with bias; Llama attention_bias: all four), rotary positions,
+// SiLU-gated MLP, head tied or not.
 #include <fmt/format.h>
 
 #include "architectures.h"
@@ -30,6 +31,7 @@ ModelWeights load_qwen2_weights(const WeightReader& reader, const ModelSpec& spe
                                {{q}, {kv}, {kv}});
     }
     layer.o_weight = reader.upload(name("self_attn.o_proj.weight"), {hidden, q});
+    if (spec.o_bias) layer.o_bias = reader.upload(name("self_attn.o_proj.bias"), {hidden});
     layer.mlp_norm_weight = reader.upload(name("post_attention_layernorm.weight"), {hidden});
     layer.up_weight =
         reader.upload_concat({name("mlp.gate_proj.weight"), name("mlp.up_proj.weight")},

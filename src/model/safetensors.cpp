@@ -58,7 +58,8 @@ TensorInfo parse_entry(const std::string& name, const json& entry, std::uint64_t
                   shape_it->dump());
     }
     const auto d = dim.get<std::uint64_t>();
-    if (d != 0 && elements > std::numeric_limits<std::uint64_t>::max() / 8 / d) {
+    if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
+        (d != 0 && elements > std::numeric_limits<std::uint64_t>::max() / 8 / d)) {
       throw Error("{}: tensor \"{}\": shape {} is too large", source, name, shape_it->dump());
     }
     elements *= d;
@@ -127,8 +128,10 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
   std::vector<const TensorInfo*> by_offset;
   by_offset.reserve(tensors.size());
   for (const auto& t : tensors) by_offset.push_back(&t);
+  // Ties broken by size, so an empty tensor at the same offset as another sorts first and is not
+  // mistaken for an overlap.
   std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
-    return a->data_offset < b->data_offset;
+    return std::pair(a->data_offset, a->num_bytes) < std::pair(b->data_offset, b->num_bytes);
   });
   for (std::size_t i = 1; i < by_offset.size(); ++i) {
     const TensorInfo& prev = *by_offset[i - 1];

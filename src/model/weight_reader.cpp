@@ -37,13 +37,6 @@ TensorView WeightReader::resolve(std::string_view name) const {
               fmt::join(names.begin() + 1, names.end(), ", "));
 }
 
-bool WeightReader::contains(std::string_view name) const {
-  for (const auto& candidate : candidate_names(name)) {
-    if (checkpoint_.find(candidate)) return true;
-  }
-  return false;
-}
-
 std::vector<float> WeightReader::read(std::string_view name,
                                       const std::vector<std::int64_t>& shape) const {
   const TensorView view = resolve(name);

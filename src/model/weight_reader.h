@@ -1,6 +1,6 @@
 #pragma once
 // Reads named checkpoint tensors as fp32 host arrays for the per-architecture weight mappings
-// (gpt2.cpp, llama_family.cpp). Resolves the exporter prefixes and checks shapes, so each
+// (gpt2.cpp, qwen2.cpp). Resolves the exporter prefixes and checks shapes, so each
 // mapping states only the names and shapes its architecture defines.
 #include <cstdint>
 #include <string>
@@ -17,7 +17,6 @@ class WeightReader {
   WeightReader(const Checkpoint& checkpoint, std::string model_dir, backend::Backend& backend)
       : checkpoint_(checkpoint), model_dir_(std::move(model_dir)), backend_(backend) {}
 
-  bool contains(std::string_view name) const;
   // fp32 values of `name`, which must have exactly `shape`.
   std::vector<float> read(std::string_view name, const std::vector<std::int64_t>& shape) const;
   // Uploads `name` (shape checked) to the backend.

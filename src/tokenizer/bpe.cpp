@@ -94,11 +94,18 @@ void BpeModel::merge_word(std::string_view word, std::vector<TokenId>& ids) cons
     return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
   };
   // Reused across calls: a miss in the cache then allocates nothing.
+  constexpr std::size_t kMaxRetainedSymbols = std::size_t{1} << 16;
   thread_local std::vector<Symbol> symbols;
   thread_local std::vector<Candidate> queue;  // a min-heap by (rank, position)
 
   const auto size = static_cast<std::int32_t>(word.size());
   symbols.clear();
+  queue.clear();
+  // One huge word (a megabyte-long run of letters) must not pin its scratch on this thread.
+  if (symbols.capacity() > kMaxRetainedSymbols) {
+    symbols.shrink_to_fit();
+    queue.shrink_to_fit();
+  }
   for (std::int32_t i = 0; i < size; ++i) {
     symbols.push_back(
         {byte_ids_[static_cast<unsigned char>(word[i])], i - 1, i + 1 < size ? i + 1 : -1});
@@ -111,7 +118,6 @@ void BpeModel::merge_word(std::string_view word, std::vector<TokenId>& ids) cons
     queue.push_back({it->second.rank, left, left_id, right_id, it->second.merged});
     std::push_heap(queue.begin(), queue.end(), pops_later);
   };
-  queue.clear();
   for (std::int32_t i = 0; i + 1 < size; ++i) queue_merge(i);
 
   while (!queue.empty()) {

@@ -17,9 +17,6 @@ class Normalizer {
 
   // `text` normalized: `text` itself when unchanged, else a view of `storage`, which it fills.
   std::string_view apply(std::string_view text, std::string& storage) const;
-  // True when apply() may change text (so that added tokens marked "normalized" are normalized
-  // before they are matched).
-  bool changes_text() const { return nfc_; }
 
  private:
   bool nfc_ = false;

@@ -10,7 +10,7 @@ namespace llmserve::tokenizer {
 
 // Ids at or past this are rejected: no real vocabulary comes close, and a hostile id must not
 // make the id-indexed tables huge.
-inline constexpr TokenId kMaxTokenId = 1 << 24;
+inline constexpr TokenId kMaxTokenId = 1 << 21;  // real vocabularies stay below 2^18
 
 // The parsed file; throws llmserve::Error naming `path` when it is missing or malformed.
 nlohmann::json read_json_file(const std::filesystem::path& path);

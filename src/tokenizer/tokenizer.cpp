@@ -27,10 +27,10 @@ Vocabulary make_vocabulary(const TokenizerSpec& spec) {
 
 // Added tokens marked "normalized" are matched in normalized text, so their contents are
 // normalized too; the others are matched in the text as given.
-AddedTokenMatcher make_matcher(const TokenizerSpec& spec, bool normalized) {
+AddedTokenMatcher make_matcher(const TokenizerSpec& spec, bool normalized, bool with_special) {
   std::vector<AddedTokenWithId> tokens;
   for (AddedTokenWithId added : spec.added_tokens) {
-    if (added.token.normalized != normalized) continue;
+    if (added.token.normalized != normalized || (added.token.special && !with_special)) continue;
     std::string storage;
     added.token.content = std::string(spec.normalizer.apply(added.token.content, storage));
     tokens.push_back(std::move(added));
@@ -49,38 +49,45 @@ std::optional<TokenId> find_eos(const TokenizerSpec& spec, const Vocabulary& voc
   return id;
 }
 
+// The two searches of one encode: added tokens in the raw text, then in each normalized piece.
+struct AddedTokenMatchers {
+  AddedTokenMatchers(const TokenizerSpec& spec, bool with_special)
+      : raw(make_matcher(spec, /*normalized=*/false, with_special)),
+        normalized(make_matcher(spec, /*normalized=*/true, with_special)) {}
+  AddedTokenMatcher raw;
+  AddedTokenMatcher normalized;
+};
+
 }  // namespace
 
 struct Tokenizer::Impl {
   Impl(TokenizerSpec spec, const std::filesystem::path& dir)
       : vocabulary(make_vocabulary(spec)),
         bpe(spec.vocab, spec.merges, spec.ignore_merges, spec.vocab_source),
-        raw_added_tokens(make_matcher(spec, /*normalized=*/false)),
-        normalized_added_tokens(make_matcher(spec, /*normalized=*/true)),
+        all_added_tokens(spec, /*with_special=*/true),
+        plain_added_tokens(spec, /*with_special=*/false),
         normalizer(spec.normalizer),
         pre_tokenizer(std::move(spec.pre_tokenizer)),
         eos_token_id(find_eos(spec, vocabulary, dir)) {}
 
-  // Text between added tokens of the raw input: normalize, find the normalized added tokens,
-  // pre-tokenize the rest and BPE each word.
-  void encode_text(std::string_view text, bool parse_special, std::vector<TokenId>& ids) const {
-    std::string storage;
-    const std::string_view normalized = normalizer.apply(text, storage);
+  // Added tokens found in the raw text map to their ids; each stretch between them is normalized,
+  // searched for the normalized added tokens, pre-tokenized, and BPE-encoded word by word.
+  void encode(std::string_view text, const AddedTokenMatchers& added,
+              std::vector<TokenId>& ids) const {
     const auto encode_words = [&](std::string_view piece) {
       pre_tokenizer.for_each_word(piece,
                                   [&](std::string_view word) { bpe.encode_word(word, ids); });
     };
-    if (parse_special) {
-      normalized_added_tokens.split(normalized, ids, encode_words);
-    } else {
-      encode_words(normalized);
-    }
+    added.raw.split(text, ids, [&](std::string_view piece) {
+      std::string storage;
+      added.normalized.split(normalizer.apply(piece, storage), ids, encode_words);
+    });
   }
 
   Vocabulary vocabulary;
   BpeModel bpe;
-  AddedTokenMatcher raw_added_tokens;
-  AddedTokenMatcher normalized_added_tokens;
+  AddedTokenMatchers all_added_tokens;
+  AddedTokenMatchers plain_added_tokens;  // without the special ones
   Normalizer normalizer;
   PreTokenizer pre_tokenizer;
   std::optional<TokenId> eos_token_id;
@@ -111,13 +118,7 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special
     text = repaired;
   }
   std::vector<TokenId> ids;
-  if (parse_special) {
-    impl_->raw_added_tokens.split(text, ids, [&](std::string_view piece) {
-      impl_->encode_text(piece, /*parse_special=*/true, ids);
-    });
-  } else {
-    impl_->encode_text(text, /*parse_special=*/false, ids);
-  }
+  impl_->encode(text, parse_special ? impl_->all_added_tokens : impl_->plain_added_tokens, ids);
   return ids;
 }
 

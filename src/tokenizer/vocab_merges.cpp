@@ -34,6 +34,8 @@ std::vector<std::pair<std::string, std::string>> read_merges(const std::filesyst
   return merges;
 }
 
+constexpr std::string_view kGpt2EndOfText = "<|endoftext|>";
+
 }  // namespace
 
 TokenizerSpec read_vocab_and_merges(const std::filesystem::path& dir) {
@@ -51,6 +53,12 @@ TokenizerSpec read_vocab_and_merges(const std::filesystem::path& dir) {
   spec.merges = read_merges(dir / "merges.txt");
 
   TokenizerConfig config = read_tokenizer_config(dir);
+  // transformers' GPT2Tokenizer makes <|endoftext|> its bos, eos and unk token unless the config
+  // names others (the hub's gpt2 tokenizer_config.json names none).
+  if (!config.eos_token && vocab.contains(kGpt2EndOfText)) {
+    config.special_tokens.push_back({std::string(kGpt2EndOfText)});
+    config.eos_token = std::string(kGpt2EndOfText);
+  }
   spec.added_tokens = std::move(config.added_tokens);
   for (const auto& token : spec.added_tokens) max_id = std::max(max_id, token.id);
   // A named special token takes its id from the vocabulary, or the next free one (as

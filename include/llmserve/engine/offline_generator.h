@@ -4,7 +4,6 @@
 // whole prompt, then one decode token per step), allocating just the blocks the request needs.
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,8 +18,8 @@ struct OfflineRequest {
   float temperature = 0.0f;
   std::uint64_t seed = 0;
   bool ignore_eos = false;
-  std::int32_t logprobs = 0;  // top-K logprobs per generated token; 0 = none
-  std::optional<std::int32_t> eos_token_id;
+  std::int32_t logprobs = 0;                // top-K logprobs per generated token; 0 = none
+  std::vector<std::int32_t> eos_token_ids;  // any of them stops generation
   std::int32_t block_size = 16;
 };
 

@@ -4,9 +4,9 @@
 // run through the same ModelRunner.
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace llmserve::model {
 
@@ -17,7 +17,7 @@ enum class PositionKind { kLearned, kRotary };
 
 struct ModelSpec {
   Architecture architecture = Architecture::kGpt2;
-  std::string architecture_name;  // as config.json spells it, e.g. "Qwen2ForCausalLM"
+  std::string architecture_name;  // the Hugging Face class, e.g. "Qwen2ForCausalLM"
   std::int32_t vocab_size = 0;
   std::int32_t hidden_size = 0;
   std::int32_t num_layers = 0;
@@ -32,11 +32,13 @@ struct ModelSpec {
   Activation activation = Activation::kGeluNew;
   PositionKind positions = PositionKind::kLearned;
   bool tie_word_embeddings = true;
-  bool qkv_bias = false;     // Qwen2: q/k/v projections have bias, o_proj does not
-  bool linear_bias = false;  // GPT-2: every linear has a bias
-  std::optional<std::int32_t> bos_token_id;
-  std::optional<std::int32_t> eos_token_id;
+  bool qkv_bias = false;  // Qwen2, and Llama with attention_bias
+  bool o_bias = false;    // Llama with attention_bias (Qwen2 has none on o_proj)
+  // Generation stops at any of these (config.json and generation_config.json together), each
+  // inside [0, vocab_size).
+  std::vector<std::int32_t> eos_token_ids;
 
+  // Parsing caps every size so that these and every activation width fit in 32 bits.
   std::int32_t q_size() const { return num_heads * head_dim; }
   std::int32_t kv_size() const { return num_kv_heads * head_dim; }
 };
@@ -47,7 +49,7 @@ std::string_view architecture_name(Architecture architecture);
 // non-positive sizes and inconsistent head counts throw llmserve::Error. Pure: fuzzed.
 ModelSpec parse_model_config(std::string_view json_text, std::string_view source);
 
-// Reads DIR/config.json.
+// Reads DIR/config.json, and the eos_token_id of DIR/generation_config.json when present.
 ModelSpec load_model_spec(const std::filesystem::path& dir);
 
 }  // namespace llmserve::model

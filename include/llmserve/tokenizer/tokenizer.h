@@ -27,8 +27,10 @@ class Tokenizer {
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
 
-  // Added tokens (special or not) found in `text` map to their ids when `parse_special` is true;
-  // otherwise they are encoded as ordinary text. No BOS/EOS is added.
+  // Added tokens found in `text` map to their ids; with `parse_special` false the special ones
+  // (<|im_end|>, <|endoftext|>) are encoded as ordinary text instead, as Hugging Face's
+  // encode_special_tokens does, while non-special added tokens (Qwen's <think>) still match.
+  // No BOS/EOS is added.
   std::vector<TokenId> encode(std::string_view text, bool parse_special = true) const;
 
   // Concatenated bytes of the tokens as UTF-8; invalid sequences (a token split mid-character at

@@ -48,6 +48,7 @@ void cpu_paged_attention(const Batch& batch, const KvCacheLayout& layout, const 
       for (std::int32_t j = 0; j < context; ++j) {
         const float* k = k_cache + slot(j) * kv_width + kv_offset;
         float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
         for (std::int32_t d = 0; d < hd; ++d) dot += q[d] * k[d];
         scores[static_cast<std::size_t>(j)] = dot * scale;
         max_score = std::max(max_score, dot * scale);
@@ -63,6 +64,7 @@ void cpu_paged_attention(const Batch& batch, const KvCacheLayout& layout, const 
       for (std::int32_t j = 0; j < context; ++j) {
         const float* v = v_cache + slot(j) * kv_width + kv_offset;
         const float p = scores[static_cast<std::size_t>(j)] * inv;
+#pragma omp simd
         for (std::int32_t d = 0; d < hd; ++d) o[d] += p * v[d];
       }
     }

@@ -68,6 +68,14 @@ void CpuBackend::download(const Tensor& tensor, std::span<float> host) {
 }
 
 void CpuBackend::allocate_kv_cache(const KvCacheLayout& layout) {
+  if (layout.num_layers < 1 || layout.num_blocks < 1 || layout.block_size < 1 ||
+      layout.num_kv_heads < 1 || layout.head_dim < 1) {
+    throw Error(
+        "kv cache: layers {}, blocks {}, block size {}, kv heads {}, head dim {} must all be "
+        "positive",
+        layout.num_layers, layout.num_blocks, layout.block_size, layout.num_kv_heads,
+        layout.head_dim);
+  }
   if (layout.num_heads % layout.num_kv_heads != 0) {
     throw Error("kv cache: {} heads is not a multiple of {} kv heads", layout.num_heads,
                 layout.num_kv_heads);
@@ -84,8 +92,10 @@ void CpuBackend::allocate_kv_cache(const KvCacheLayout& layout) {
 }
 
 void CpuBackend::begin_step(const Batch& batch) {
+  if (k_cache_.empty()) throw Error("cpu backend: begin_step before allocate_kv_cache");
   check_batch(batch, kv_layout_.num_blocks, kv_layout_.block_size);
   batch_ = &batch;
+  rotary_theta_ = 0.0f;  // the rotary table belongs to the previous step's positions
 }
 
 void CpuBackend::embed(const Tensor& table, const Tensor* positions_table, Tensor& out) {
@@ -164,21 +174,35 @@ void CpuBackend::rotary(Tensor& qkv, float theta) {
   const std::int32_t half = hd / 2;
   const std::int32_t rotated_heads = kv_layout_.num_heads + kv_layout_.num_kv_heads;
   const std::int64_t width = cols_of(qkv);
+  const std::int64_t tokens = rows_of(qkv);
+  // cos/sin depend only on the positions, so every layer of a step shares one table [T, hd/2].
+  if (rotary_theta_ != theta) {
+    rotary_cos_.resize(static_cast<std::size_t>(tokens * half));
+    rotary_sin_.resize(rotary_cos_.size());
+#pragma omp parallel for
+    for (std::int64_t t = 0; t < tokens; ++t) {
+      const double pos = batch_->positions[static_cast<std::size_t>(t)];
+      for (std::int32_t i = 0; i < half; ++i) {
+        // HF: inv_freq = theta^(-2i/hd); x_i and x_{i+half} rotate by pos * inv_freq.
+        const double angle = pos * std::pow(static_cast<double>(theta), -2.0 * i / hd);
+        rotary_cos_[static_cast<std::size_t>(t * half + i)] = static_cast<float>(std::cos(angle));
+        rotary_sin_[static_cast<std::size_t>(t * half + i)] = static_cast<float>(std::sin(angle));
+      }
+    }
+    rotary_theta_ = theta;
+  }
   float* data = qkv.data_as<float>();
 #pragma omp parallel for
-  for (std::int64_t t = 0; t < rows_of(qkv); ++t) {
-    const double pos = batch_->positions[static_cast<std::size_t>(t)];
-    for (std::int32_t i = 0; i < half; ++i) {
-      // HF: inv_freq = theta^(-2i/hd); cos/sin of pos * inv_freq applied to (x_i, x_{i+half}).
-      const double angle = pos * std::pow(static_cast<double>(theta), -2.0 * i / hd);
-      const auto c = static_cast<float>(std::cos(angle));
-      const auto s = static_cast<float>(std::sin(angle));
-      for (std::int32_t h = 0; h < rotated_heads; ++h) {
-        float* head = data + t * width + std::int64_t{h} * hd;
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* c = rotary_cos_.data() + t * half;
+    const float* s = rotary_sin_.data() + t * half;
+    for (std::int32_t h = 0; h < rotated_heads; ++h) {
+      float* head = data + t * width + std::int64_t{h} * hd;
+      for (std::int32_t i = 0; i < half; ++i) {
         const float x1 = head[i];
         const float x2 = head[i + half];
-        head[i] = x1 * c - x2 * s;
-        head[i + half] = x2 * c + x1 * s;
+        head[i] = x1 * c[i] - x2 * s[i];
+        head[i + half] = x2 * c[i] + x1 * s[i];
       }
     }
   }

@@ -1,4 +1,5 @@
 #pragma once
+// CpuBackend, private to the CPU backend's files; users see only make_cpu_backend().
 #include <vector>
 
 #include "llmserve/backend/cpu_backend.h"
@@ -34,6 +35,10 @@ class CpuBackend final : public Backend {
  private:
   const Batch* batch_ = nullptr;
   KvCacheLayout kv_layout_;
+  // cos/sin of the current step's positions [T, head_dim / 2], built by the first rotary() call
+  // of a step (theta 0 = not built yet) and reused by the other layers.
+  float rotary_theta_ = 0.0f;
+  std::vector<float> rotary_cos_, rotary_sin_;
   std::vector<Tensor> k_cache_, v_cache_;  // per layer [num_blocks * block_size, kv_heads * hd]
 };
 
