@@ -1,5 +1,6 @@
 #pragma once
-// Per-architecture weight mappings: which checkpoint tensors fill which ModelWeights slots.
+// Per-architecture weight mappings: which checkpoint tensors fill which ModelWeights slots (all
+// but lm_head, which load_model_weights resolves the same way for every architecture).
 #include "llmserve/model/model_spec.h"
 #include "llmserve/model/model_weights.h"
 #include "weight_reader.h"

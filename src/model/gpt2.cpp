@@ -1,5 +1,5 @@
 // GPT-2 (modeling_gpt2.py): learned positions, LayerNorm with bias, Conv1D weights stored
-// [in, out], fused c_attn, gelu_new MLP, head tied to wte unless the config says otherwise.
+// [in, out], fused c_attn, gelu_new MLP.
 #include <fmt/format.h>
 
 #include "architectures.h"
@@ -31,10 +31,6 @@ ModelWeights load_gpt2_weights(const WeightReader& reader, const ModelSpec& spec
   }
   weights.final_norm_weight = reader.upload("ln_f.weight", {hidden});
   weights.final_norm_bias = reader.upload("ln_f.bias", {hidden});
-  // Tied (the default) reuses wte, even where an export also wrote a copy as lm_head.weight.
-  weights.lm_head = spec.tie_word_embeddings
-                        ? weights.token_embedding
-                        : reader.upload("lm_head.weight", {spec.vocab_size, hidden});
   return weights;
 }
 

@@ -9,14 +9,15 @@ ModelWeights load_model_weights(const std::filesystem::path& dir, const ModelSpe
                                 backend::Backend& backend) {
   const Checkpoint checkpoint = Checkpoint::open(dir);
   const WeightReader reader(checkpoint, dir.string(), backend);
-  switch (spec.architecture) {
-    case Architecture::kGpt2:
-      return load_gpt2_weights(reader, spec);
-    case Architecture::kQwen2:
-    case Architecture::kLlama:
-      return load_qwen2_weights(reader, spec);
-  }
-  return {};
+  ModelWeights weights = spec.architecture == Architecture::kGpt2
+                             ? load_gpt2_weights(reader, spec)
+                             : load_qwen2_weights(reader, spec);
+  // Every architecture names its head lm_head.weight; a tied head reuses the token embedding,
+  // even where an export also wrote a copy.
+  weights.lm_head = spec.tie_word_embeddings
+                        ? weights.token_embedding
+                        : reader.upload("lm_head.weight", {spec.vocab_size, spec.hidden_size});
+  return weights;
 }
 
 }  // namespace llmserve::model

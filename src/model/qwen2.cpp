@@ -40,9 +40,6 @@ ModelWeights load_qwen2_weights(const WeightReader& reader, const ModelSpec& spe
     weights.layers.push_back(std::move(layer));
   }
   weights.final_norm_weight = reader.upload("model.norm.weight", {hidden});
-  weights.lm_head = spec.tie_word_embeddings
-                        ? weights.token_embedding
-                        : reader.upload("lm_head.weight", {spec.vocab_size, hidden});
   return weights;
 }
 
