@@ -129,12 +129,19 @@ TEST(Cli, GenerateJsonMatchesReference) {
   }
 }
 
-TEST(Cli, GenerateTextStreamsContinuation) {
-  const auto r = run("generate --model " + fixture("gpt2-f32") +
-                     " --prompt Hello --max-tokens 5 --ignore-eos --log-level off");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_FALSE(r.out.empty());
-  EXPECT_EQ(r.out.back(), '\n');
+// The streamed text (incremental detokenizer) is exactly the decode of the generated ids.
+TEST(Cli, StreamedTextEqualsJsonText) {
+  for (const char* name : {"gpt2-f32", "qwen2-f32"}) {
+    const std::string args =
+        "generate --model " + fixture(name) +
+        " --prompt 'Hello 你好 🍕' --max-tokens 24 --ignore-eos --log-level off";
+    const auto streamed = run(args);
+    const auto json = run(args + " --json");
+    ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    EXPECT_EQ(streamed.out, nlohmann::json::parse(json.out)["text"].get<std::string>() + "\n")
+        << name;
+  }
 }
 
 }  // namespace
