@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.h"
 #include "llmserve/backend/backend_factory.h"
@@ -52,19 +53,25 @@ int run(const config::GenerateOptions& options) {
     request.eos_token_ids.push_back(*tokenizer.eos_token_id());
   }
 
+  using Clock = std::chrono::steady_clock;
   tokenizer::IncrementalDetokenizer detokenizer(tokenizer);
-  std::function<void(std::int32_t)> stream;
-  if (!options.json) {
-    stream = [&](std::int32_t id) { std::cout << detokenizer.push(id) << std::flush; };
-  }
-  const auto generate_start = std::chrono::steady_clock::now();
-  const auto result = engine::generate_offline(runner, request, stream);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - generate_start).count();
-  spdlog::info("{} prompt + {} generated tokens in {:.3f} s ({}), finish_reason {}",
-               request.prompt_ids.size(), result.token_ids.size(), seconds,
-               fmt::format("{:.1f} tok/s", static_cast<double>(result.token_ids.size()) / seconds),
-               result.finish_reason);
+  const auto start_generate = Clock::now();
+  std::optional<Clock::time_point> first_token;
+  const auto result = engine::generate_offline(runner, request, [&](std::int32_t id) {
+    if (!first_token) first_token = Clock::now();
+    if (!options.json) std::cout << detokenizer.push(id) << std::flush;
+  });
+  // The first token costs the prompt's prefill; the others one decode step each.
+  const auto end = Clock::now();
+  const double ttft = std::chrono::duration<double>(*first_token - start_generate).count();
+  const double decode = std::chrono::duration<double>(end - *first_token).count();
+  spdlog::info(
+      "{} prompt tokens: first token after {:.1f} ms ({:.0f} prompt tok/s); {} tokens decoded at "
+      "{:.1f} tok/s; finish_reason {}",
+      request.prompt_ids.size(), 1e3 * ttft, static_cast<double>(request.prompt_ids.size()) / ttft,
+      result.token_ids.size() - 1,
+      decode > 0 ? static_cast<double>(result.token_ids.size() - 1) / decode : 0.0,
+      result.finish_reason);
 
   if (options.json) {
     nlohmann::json out = {
