@@ -125,6 +125,9 @@ void read_gpt2(const ConfigReader& reader, ModelSpec& spec, std::string_view sou
   if (reader.boolean("scale_attn_by_inverse_layer_idx", false)) {
     throw Error("{}: scale_attn_by_inverse_layer_idx is not supported", source);
   }
+  if (!reader.boolean("scale_attn_weights", true)) {
+    throw Error("{}: scale_attn_weights false (unscaled attention) is not supported", source);
+  }
   if (spec.hidden_size % spec.num_heads != 0) {
     throw Error("{}: n_embd {} is not a multiple of n_head {}", source, spec.hidden_size,
                 spec.num_heads);

@@ -182,7 +182,7 @@ TEST_P(ModelParityTest, ChunkedPrefillThenBatchedDecode) {
 
 INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, ModelParityTest,
                          ::testing::Values("gpt2-f32", "gpt2-bf16-prefixed", "qwen2-f32",
-                                           "qwen2-bf16-sharded", "qwen2-f32-noprefix"),
+                                           "qwen2-bf16-sharded", "qwen2-f32-noprefix", "llama-f32"),
                          [](const ::testing::TestParamInfo<const char*>& param) {
                            std::string name = param.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -2,7 +2,7 @@
 """Independent reference forward pass for llmserve's model tests.
 
 A dense, cache-free numpy implementation written from the Hugging Face model definitions
-(transformers' modeling_gpt2.py and modeling_qwen2.py / modeling_llama.py). Every sequence is
+(transformers' modeling_gpt2.py, modeling_qwen2.py and modeling_llama.py). Every sequence is
 run on its own from position 0, all positions at once with a causal mask; everything is computed
 in float64 from the stored weights (bf16/f16/f32 widened exactly). It reads safetensors itself
 (header + np.frombuffer), follows model.safetensors.index.json and accepts tensor names with or
@@ -219,9 +219,17 @@ def qwen2_forward(cfg, W, ids):
     group = nh // nkv
     scale = 1.0 / math.sqrt(hd)
 
+    # Qwen2: bias on q/k/v only. Llama: attention_bias puts one on q/k/v/o, else none anywhere.
+    llama = cfg["architectures"][0] == "LlamaForCausalLM"
+    attention_bias = cfg.get("attention_bias", False)
+    qkv_bias = attention_bias if llama else True
+    o_bias = llama and attention_bias
+    if cfg.get("mlp_bias"):
+        raise NotImplementedError("mlp_bias")
+
     def linear(x, name, bias=False):
         y = x @ W(name + ".weight").T  # nn.Linear: weight is [out, in]
-        if bias:  # Qwen2: bias on q/k/v only
+        if bias:
             y = y + W(name + ".bias")
         elif W.has(name + ".bias"):
             raise ValueError(f"unexpected tensor {name}.bias")
@@ -231,14 +239,14 @@ def qwen2_forward(cfg, W, ids):
     for i in range(cfg["num_hidden_layers"]):
         p = f"layers.{i}."
         a = rms_norm(x, W(p + "input_layernorm.weight"), eps)
-        q = linear(a, p + "self_attn.q_proj", True).reshape(T, nh, hd).transpose(1, 0, 2)
-        k = linear(a, p + "self_attn.k_proj", True).reshape(T, nkv, hd).transpose(1, 0, 2)
-        v = linear(a, p + "self_attn.v_proj", True).reshape(T, nkv, hd).transpose(1, 0, 2)
+        q = linear(a, p + "self_attn.q_proj", qkv_bias).reshape(T, nh, hd).transpose(1, 0, 2)
+        k = linear(a, p + "self_attn.k_proj", qkv_bias).reshape(T, nkv, hd).transpose(1, 0, 2)
+        v = linear(a, p + "self_attn.v_proj", qkv_bias).reshape(T, nkv, hd).transpose(1, 0, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = np.repeat(k, group, axis=0)  # repeat_kv: query head h uses kv head h // group
         v = np.repeat(v, group, axis=0)
-        x = x + linear(causal_attention(q, k, v, scale), p + "self_attn.o_proj")
+        x = x + linear(causal_attention(q, k, v, scale), p + "self_attn.o_proj", o_bias)
         m = rms_norm(x, W(p + "post_attention_layernorm.weight"), eps)
         m = silu(linear(m, p + "mlp.gate_proj")) * linear(m, p + "mlp.up_proj")
         x = x + linear(m, p + "mlp.down_proj")
@@ -251,6 +259,7 @@ def qwen2_forward(cfg, W, ids):
 ARCHITECTURES = {
     "GPT2LMHeadModel": gpt2_forward,
     "Qwen2ForCausalLM": qwen2_forward,
+    "LlamaForCausalLM": qwen2_forward,  # modeling_llama.py: the same layers, biases per config
 }
 
 

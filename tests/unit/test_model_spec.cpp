@@ -142,6 +142,10 @@ TEST(ModelSpec, ClearErrors) {
   EXPECT_NE(error_of(config).find("mlp_bias"), std::string::npos);
 
   config = gpt2_config();
+  config["scale_attn_weights"] = false;
+  EXPECT_NE(error_of(config).find("scale_attn_weights"), std::string::npos);
+
+  config = gpt2_config();
   config["scale_attn_by_inverse_layer_idx"] = true;
   EXPECT_NE(error_of(config).find("scale_attn_by_inverse_layer_idx"), std::string::npos);
 
