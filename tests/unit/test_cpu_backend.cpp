@@ -267,8 +267,22 @@ INSTANTIATE_TEST_SUITE_P(GqaRatiosAndBlockSizes, PagedAttentionTest,
                                            AttentionCase{8, 2, 64, 16}, AttentionCase{8, 1, 32, 32},
                                            AttentionCase{2, 2, 8, 16}));
 
+TEST_F(CpuBackendTest, RejectsBadCacheGeometryAndStepsWithoutCache) {
+  Batch batch = trivial_batch(3);
+  EXPECT_THROW(backend_->begin_step(batch), Error);
+  EXPECT_THROW(backend_->allocate_kv_cache({1, 4, 0, 2, 1, 8}), Error);
+  EXPECT_THROW(backend_->allocate_kv_cache({1, 0, 16, 2, 1, 8}), Error);
+  EXPECT_THROW(backend_->allocate_kv_cache({1, 4, 16, 3, 2, 8}), Error);
+}
+
 TEST_F(CpuBackendTest, RejectsInconsistentBatches) {
   backend_->allocate_kv_cache({1, 4, 16, 2, 1, 8});
+  // query_start out of order: must be caught before anything is read through it.
+  Batch two = trivial_batch(5);
+  two.query_start = {0, 100, 5};
+  two.context_lens = {5, 5};
+  two.block_tables = {0, 1};
+  EXPECT_THROW(backend_->begin_step(two), Error);
   Batch batch = trivial_batch(5);
   batch.slot_mapping[2] = 999;
   EXPECT_THROW(backend_->begin_step(batch), Error);
