@@ -102,73 +102,47 @@ TEST(ModelSpec, ExplicitHeadDim) {
   EXPECT_EQ(parse_model_config(config.dump(), "c").head_dim, 128);
 }
 
+// One bad config per row: a base config, the keys merged over it (null erases a key), and what
+// the error message must name.
+struct BadConfig {
+  const char* base;  // "gpt2" or "qwen2"
+  const char* patch;
+  const char* message;
+};
+
 TEST(ModelSpec, ClearErrors) {
-  EXPECT_NE(error_of(json::parse(R"({"architectures": ["BertModel"]})"))
-                .find("unsupported architecture \"BertModel\""),
-            std::string::npos);
-  EXPECT_NE(error_of(json::parse("{}")).find("architectures"), std::string::npos);
-
-  auto config = qwen2_config();
-  config.erase("hidden_size");
-  EXPECT_NE(error_of(config).find("missing \"hidden_size\""), std::string::npos);
-
-  config = qwen2_config();
-  config["num_key_value_heads"] = 3;
-  EXPECT_NE(error_of(config).find("not a multiple"), std::string::npos);
-
-  config = gpt2_config();
-  config["n_embd"] = "768";
-  EXPECT_NE(error_of(config).find("\"n_embd\" must be a positive integer"), std::string::npos);
-
-  config = gpt2_config();
-  config["n_head"] = 0;
-  EXPECT_NE(error_of(config).find("n_head"), std::string::npos);
-
-  config = gpt2_config();
-  config["activation_function"] = "relu";
-  EXPECT_NE(error_of(config).find("activation_function"), std::string::npos);
-
-  config = qwen2_config();
-  config["rope_scaling"] = {{"type", "yarn"}};
-  EXPECT_NE(error_of(config).find("rope_scaling"), std::string::npos);
-
-  config = qwen2_config();
-  config["use_sliding_window"] = true;
-  EXPECT_NE(error_of(config).find("use_sliding_window"), std::string::npos);
-
-  config = qwen2_config();
-  config["architectures"] = {"LlamaForCausalLM"};
-  config["mlp_bias"] = true;
-  EXPECT_NE(error_of(config).find("mlp_bias"), std::string::npos);
-
-  config = gpt2_config();
-  config["scale_attn_weights"] = false;
-  EXPECT_NE(error_of(config).find("scale_attn_weights"), std::string::npos);
-
-  config = gpt2_config();
-  config["scale_attn_by_inverse_layer_idx"] = true;
-  EXPECT_NE(error_of(config).find("scale_attn_by_inverse_layer_idx"), std::string::npos);
-
-  config = qwen2_config();
-  config["eos_token_id"] = 151936;
-  EXPECT_NE(error_of(config).find("eos_token_id"), std::string::npos);
-
-  config = qwen2_config();
-  config["rope_theta"] = 1e300;
-  EXPECT_NE(error_of(config).find("rope_theta"), std::string::npos);
-
-  config = qwen2_config();
-  config["num_attention_heads"] = 1 << 14;
-  config["num_key_value_heads"] = 1 << 14;
-  config["head_dim"] = 1 << 14;
-  EXPECT_NE(error_of(config).find("too large"), std::string::npos);
-
-  config = qwen2_config();
-  config["eos_token_id"] = nlohmann::json::array();
-  EXPECT_TRUE(parse_model_config(config.dump(), "c").eos_token_ids.empty());
-
+  const BadConfig cases[] = {
+      {"qwen2", R"({"architectures": ["BertModel"]})", "unsupported architecture \"BertModel\""},
+      {"qwen2", R"({"architectures": null})", "architectures"},
+      {"qwen2", R"({"hidden_size": null})", "missing \"hidden_size\""},
+      {"qwen2", R"({"num_key_value_heads": 3})", "not a multiple"},
+      {"gpt2", R"({"n_embd": "768"})", "\"n_embd\" must be a positive integer"},
+      {"gpt2", R"({"n_head": 0})", "n_head"},
+      {"gpt2", R"({"activation_function": "relu"})", "activation_function"},
+      {"qwen2", R"({"rope_scaling": {"type": "yarn"}})", "rope_scaling"},
+      {"qwen2", R"({"use_sliding_window": true})", "use_sliding_window"},
+      {"qwen2", R"({"architectures": ["LlamaForCausalLM"], "mlp_bias": true})", "mlp_bias"},
+      {"gpt2", R"({"scale_attn_weights": false})", "scale_attn_weights"},
+      {"gpt2", R"({"scale_attn_by_inverse_layer_idx": true})", "scale_attn_by_inverse_layer_idx"},
+      {"qwen2", R"({"eos_token_id": 151936})", "eos_token_id"},
+      {"qwen2", R"({"rope_theta": 1e300})", "rope_theta"},
+      {"qwen2",
+       R"({"num_attention_heads": 16384, "num_key_value_heads": 16384, "head_dim": 16384})",
+       "too large"},
+  };
+  for (const auto& c : cases) {
+    json config = std::string_view(c.base) == "gpt2" ? gpt2_config() : qwen2_config();
+    config.merge_patch(json::parse(c.patch));
+    EXPECT_NE(error_of(config).find(c.message), std::string::npos) << c.patch;
+  }
   EXPECT_THROW(parse_model_config("{not json", "c"), Error);
   EXPECT_THROW(parse_model_config("[]", "c"), Error);
+}
+
+TEST(ModelSpec, EmptyEosListIsAllowed) {
+  auto config = qwen2_config();
+  config["eos_token_id"] = json::array();
+  EXPECT_TRUE(parse_model_config(config.dump(), "c").eos_token_ids.empty());
 }
 
 TEST(ModelSpec, MissingDirectory) { EXPECT_THROW(load_model_spec("/nonexistent/model"), Error); }
