@@ -64,22 +64,25 @@ class CpuBackendTest : public ::testing::Test {
   std::unique_ptr<Backend> backend_;
 };
 
+// m = 1 takes the sgemv path, larger m the sgemm one.
 TEST_F(CpuBackendTest, LinearWithAndWithoutBias) {
-  const std::int64_t m = 7, k = 33, n = 19;
-  const auto x = random(m * k), w = random(n * k), b = random(n);
-  for (bool with_bias : {false, true}) {
-    Tensor out = backend_->empty({m, n});
-    Tensor bias = upload(b, {n});
-    backend_->linear(upload(x, {m, k}), upload(w, {n, k}), with_bias ? &bias : nullptr, out);
-    std::vector<double> want(static_cast<std::size_t>(m * n));
-    for (std::int64_t i = 0; i < m; ++i) {
-      for (std::int64_t j = 0; j < n; ++j) {
-        double acc = with_bias ? b[j] : 0.0;
-        for (std::int64_t p = 0; p < k; ++p) acc += double{x[i * k + p]} * w[j * k + p];
-        want[static_cast<std::size_t>(i * n + j)] = acc;
+  for (const std::int64_t m : {1, 7}) {
+    const std::int64_t k = 33, n = 19;
+    const auto x = random(m * k), w = random(n * k), b = random(n);
+    for (bool with_bias : {false, true}) {
+      Tensor out = backend_->empty({m, n});
+      Tensor bias = upload(b, {n});
+      backend_->linear(upload(x, {m, k}), upload(w, {n, k}), with_bias ? &bias : nullptr, out);
+      std::vector<double> want(static_cast<std::size_t>(m * n));
+      for (std::int64_t i = 0; i < m; ++i) {
+        for (std::int64_t j = 0; j < n; ++j) {
+          double acc = with_bias ? b[j] : 0.0;
+          for (std::int64_t p = 0; p < k; ++p) acc += double{x[i * k + p]} * w[j * k + p];
+          want[static_cast<std::size_t>(i * n + j)] = acc;
+        }
       }
+      expect_close(download(out), want);
     }
-    expect_close(download(out), want);
   }
 }
 

@@ -165,6 +165,13 @@ void CpuBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bia
       std::memcpy(o + std::int64_t{r} * n, bias->data(), static_cast<std::size_t>(n) * 4);
     }
   }
+  // One row (a batch-1 decode step, or one logits row): OpenBLAS's sgemm packs the whole weight
+  // matrix before it starts, which doubled such steps; sgemv streams it once (docs/benchmarks.md).
+  if (m == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, weight.data_as<float>(), k,
+                x.data_as<float>(), 1, bias != nullptr ? 1.0f : 0.0f, o, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x.data_as<float>(), k,
               weight.data_as<float>(), k, bias != nullptr ? 1.0f : 0.0f, o, n);
 }
