@@ -95,7 +95,7 @@ void CpuBackend::begin_step(const Batch& batch) {
   if (k_cache_.empty()) throw Error("cpu backend: begin_step before allocate_kv_cache");
   check_batch(batch, kv_layout_.num_blocks, kv_layout_.block_size);
   batch_ = &batch;
-  rotary_theta_ = 0.0f;  // the rotary table belongs to the previous step's positions
+  rotary_theta_.reset();  // the rotary table belongs to the previous step's positions
 }
 
 void CpuBackend::embed(const Tensor& table, const Tensor* positions_table, Tensor& out) {
@@ -183,7 +183,7 @@ void CpuBackend::rotary(Tensor& qkv, float theta) {
   const std::int64_t width = cols_of(qkv);
   const std::int64_t tokens = rows_of(qkv);
   // cos/sin depend only on the positions, so every layer of a step shares one table [T, hd/2].
-  if (rotary_theta_ != theta) {
+  if (rotary_theta_ != theta) {  // also true when no table was built this step
     rotary_cos_.resize(static_cast<std::size_t>(tokens * half));
     rotary_sin_.resize(rotary_cos_.size());
 #pragma omp parallel for

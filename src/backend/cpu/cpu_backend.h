@@ -1,5 +1,6 @@
 #pragma once
 // CpuBackend, private to the CPU backend's files; users see only make_cpu_backend().
+#include <optional>
 #include <vector>
 
 #include "llmserve/backend/cpu_backend.h"
@@ -36,8 +37,8 @@ class CpuBackend final : public Backend {
   const Batch* batch_ = nullptr;
   KvCacheLayout kv_layout_;
   // cos/sin of the current step's positions [T, head_dim / 2], built by the first rotary() call
-  // of a step (theta 0 = not built yet) and reused by the other layers.
-  float rotary_theta_ = 0.0f;
+  // of a step for that theta and reused by the other layers; begin_step() resets it.
+  std::optional<float> rotary_theta_;
   std::vector<float> rotary_cos_, rotary_sin_;
   std::vector<Tensor> k_cache_, v_cache_;  // per layer [num_blocks * block_size, kv_heads * hd]
 };
