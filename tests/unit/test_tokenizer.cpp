@@ -414,6 +414,16 @@ TEST(TokenizerErrors, WrongFieldTypesNameTheFile) {
   EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
 }
 
+// A hostile id must not size the id-indexed tables: ids at or past 2^21 are refused.
+TEST(TokenizerErrors, HugeTokenIdIsRefused) {
+  const TempDir dir;
+  write_file(dir.path() / "tokenizer.json",
+             R"({"model": {"type": "BPE", "vocab": {"a": 2097152}, "merges": []}})");
+  const std::string message = load_error(dir.path());
+  EXPECT_NE(message.find("2097152"), std::string::npos) << message;
+  EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
+}
+
 // A tokenizer.json whose model is fine up to the step under test.
 std::string tokenizer_json_with(std::string_view normalizer, std::string_view pre_tokenizer) {
   return fmt::format(R"({{"model": {{"type": "BPE", "vocab": {{}}, "merges": []}},
