@@ -4,6 +4,18 @@
 
 namespace llmserve::backend {
 
+void Batch::clear() {
+  input_ids.clear();
+  positions.clear();
+  slot_mapping.clear();
+  query_start.clear();
+  context_lens.clear();
+  block_tables.clear();
+  max_blocks_per_seq = 0;
+  logits_rows.clear();
+  block_copies.clear();
+}
+
 void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block_size) {
   const auto t = static_cast<std::size_t>(batch.num_tokens());
   const auto b = static_cast<std::size_t>(batch.num_seqs());
@@ -54,6 +66,13 @@ void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block
         throw Error("batch: token {} (position {}) maps to slot {}, its block table says {}", i,
                     pos, batch.slot_mapping[i], expected);
       }
+    }
+  }
+  for (const auto& copy : batch.block_copies) {
+    if (copy.src < 0 || copy.src >= num_blocks || copy.dst < 0 || copy.dst >= num_blocks ||
+        copy.src == copy.dst) {
+      throw Error("batch: block copy {} -> {} outside [0, {}) or onto itself", copy.src, copy.dst,
+                  num_blocks);
     }
   }
   for (std::int32_t row : batch.logits_rows) {

@@ -75,7 +75,7 @@ TEST(Cli, RuntimeErrorsExitOne) {
   r = run("generate --model " + fixture("gpt2-f32") +
           " --prompt-ids 1 --max-tokens 500 --log-level off");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("exceeds the model's context of 128"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exceeds the maximum context length of 128"), std::string::npos) << r.err;
 }
 
 TEST(Cli, CorruptCheckpointExitsOneNamingTheFile) {
@@ -142,6 +142,36 @@ TEST(Cli, StreamedTextEqualsJsonText) {
     EXPECT_EQ(streamed.out, nlohmann::json::parse(json.out)["text"].get<std::string>() + "\n")
         << name;
   }
+}
+
+// --prompts-file batches every prompt (cycled to --num-prompts) through one engine; each greedy
+// completion equals the same prompt generated on its own.
+TEST(Cli, PromptsFileBatchesAndMatchesSingleRuns) {
+  const auto file =
+      fs::temp_directory_path() / ("llmserve_cli_prompts_" + std::to_string(::getpid()));
+  {
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    std::fputs("The quick brown fox\n\nHello world, again and again\nA\n", f);
+    std::fclose(f);
+  }
+  const std::string common = "generate --model " + fixture("gpt2-f32") +
+                             " --max-tokens 9 --ignore-eos --json --log-level off";
+  const auto batch = run(common + " --prompts-file " + file.string() +
+                         " --num-prompts 5 --max-num-seqs 4 --max-num-batched-tokens 8");
+  ASSERT_EQ(batch.exit_code, 0) << batch.err;
+  std::vector<nlohmann::json> lines;
+  std::size_t start = 0;
+  for (std::size_t end; (end = batch.out.find('\n', start)) != std::string::npos; start = end + 1)
+    lines.push_back(nlohmann::json::parse(batch.out.substr(start, end - start)));
+  ASSERT_EQ(lines.size(), 5u);
+  const char* prompts[] = {"The quick brown fox", "Hello world, again and again", "A"};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["prompt_index"], i);
+    const auto single = run(common + " --prompt '" + prompts[i % 3] + "'");
+    ASSERT_EQ(single.exit_code, 0) << single.err;
+    EXPECT_EQ(lines[i]["token_ids"], nlohmann::json::parse(single.out)["token_ids"]) << i;
+  }
+  fs::remove(file);
 }
 
 }  // namespace

@@ -270,6 +270,47 @@ INSTANTIATE_TEST_SUITE_P(GqaRatiosAndBlockSizes, PagedAttentionTest,
                                            AttentionCase{8, 2, 64, 16}, AttentionCase{8, 1, 32, 32},
                                            AttentionCase{2, 2, 8, 16}));
 
+// Copy-on-write: after a block copy, attention through the copy equals attention through the
+// original, in every layer, and the copy happens before the step's own K/V writes.
+TEST_F(CpuBackendTest, BlockCopiesDuplicateEveryLayerBeforeTheStepWrites) {
+  const std::int32_t nh = 2, nkv = 1, hd = 8, layers = 3, t = 5;
+  backend_->allocate_kv_cache({layers, 4, 16, nh, nkv, hd});
+  const std::int64_t width = std::int64_t{nh + 2 * nkv} * hd;
+  Batch fill = trivial_batch(t);  // positions 0..4 in block 0
+  backend_->begin_step(fill);
+  std::vector<Tensor> qkv;
+  for (std::int32_t l = 0; l < layers; ++l) {
+    qkv.push_back(upload(random(static_cast<std::size_t>(t * width)), {t, width}));
+    backend_->write_kv(l, qkv.back());
+  }
+  auto attend = [&](const Batch& step, std::int32_t layer) {
+    backend_->begin_step(step);
+    Tensor out = backend_->empty({1, std::int64_t{nh} * hd});
+    backend_->paged_attention(layer, qkv[layer].view_rows(1), 0.5f, out);
+    return download(out);
+  };
+  Batch read = trivial_batch(1);  // one query at position 4, reading positions 0..4 of block 0
+  read.positions = {4};
+  read.context_lens = {5};
+  read.slot_mapping = {4};
+  Batch copied = read;
+  copied.block_tables = {3};
+  copied.slot_mapping = {3 * 16 + 4};
+  copied.block_copies = {{0, 3}};
+  for (std::int32_t l = 0; l < layers; ++l) {
+    const auto want = attend(read, l);
+    EXPECT_EQ(attend(copied, l), want) << "layer " << l;
+  }
+  // Overwrite block 0 afterwards: the copy in block 3 must keep the old values.
+  backend_->begin_step(fill);
+  const auto before = attend(copied, 0);
+  backend_->begin_step(fill);
+  backend_->write_kv(0, upload(random(static_cast<std::size_t>(t * width)), {t, width}));
+  Batch without_copy = copied;
+  without_copy.block_copies.clear();
+  EXPECT_EQ(attend(without_copy, 0), before);
+}
+
 TEST_F(CpuBackendTest, RejectsBadCacheGeometryAndStepsWithoutCache) {
   Batch batch = trivial_batch(3);
   EXPECT_THROW(backend_->begin_step(batch), Error);
@@ -301,6 +342,11 @@ TEST_F(CpuBackendTest, RejectsInconsistentBatches) {
   batch = trivial_batch(5);
   batch.logits_rows = {5};
   EXPECT_THROW(backend_->begin_step(batch), Error);
+  for (auto copy : {Batch::BlockCopy{0, 4}, Batch::BlockCopy{-1, 1}, Batch::BlockCopy{2, 2}}) {
+    batch = trivial_batch(5);
+    batch.block_copies = {copy};
+    EXPECT_THROW(backend_->begin_step(batch), Error);
+  }
   batch = trivial_batch(5);
   backend_->begin_step(batch);
   batch.input_ids[0] = 100;

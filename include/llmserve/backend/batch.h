@@ -7,6 +7,8 @@
 // position p lives in slot block_tables[b][p / block_size] * block_size + p % block_size. The
 // new tokens' K/V are written to slot_mapping first; attention then reads every position
 // 0..context_lens[b]-1 through the block table, so a sequence's blocks need not be contiguous.
+// Before any of that, block_copies duplicates whole blocks (every layer's K and V): a block that
+// sequences shared is copied before one of them writes into it (copy-on-write).
 #include <cstdint>
 #include <vector>
 
@@ -21,6 +23,13 @@ struct Batch {
   std::vector<std::int32_t> block_tables;  // [B][max_blocks_per_seq], row-major, -1 padded
   std::int32_t max_blocks_per_seq = 0;
   std::vector<std::int32_t> logits_rows;  // [R] indices into [0, T) whose logits are wanted
+  struct BlockCopy {
+    std::int32_t src = 0;
+    std::int32_t dst = 0;
+  };
+  std::vector<BlockCopy> block_copies;  // run at begin_step, in order
+
+  void clear();  // empties every array, keeping their capacity
 
   std::int32_t num_tokens() const { return static_cast<std::int32_t>(input_ids.size()); }
   std::int32_t num_seqs() const { return static_cast<std::int32_t>(context_lens.size()); }

@@ -8,6 +8,9 @@
 #include <variant>
 #include <vector>
 
+#include "llmserve/config/engine_config.h"
+#include "llmserve/engine/sampling_params.h"
+
 namespace llmserve::config {
 
 struct CommonOptions {
@@ -16,15 +19,16 @@ struct CommonOptions {
   std::string log_level = "info";
 };
 
+// `generate`: offline runs through the same engine a server uses. One prompt streams its text;
+// many (--prompts-file, --num-prompts) are batched together, a quick throughput measurement.
 struct GenerateOptions {
   CommonOptions common;
+  EngineConfig engine;
+  engine::SamplingParams sampling;  // temperature defaults to 0 (greedy) here
   std::optional<std::string> prompt;
   std::vector<std::int32_t> prompt_ids;
-  std::int32_t max_tokens = 16;
-  float temperature = 0.0f;
-  std::uint64_t seed = 0;
-  bool ignore_eos = false;
-  std::int32_t logprobs = 0;
+  std::optional<std::filesystem::path> prompts_file;  // one prompt per line
+  std::int32_t num_prompts = 0;  // 0: each prompt once; else this many, cycling through them
   bool json = false;
 };
 

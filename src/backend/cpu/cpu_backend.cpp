@@ -91,9 +91,24 @@ void CpuBackend::allocate_kv_cache(const KvCacheLayout& layout) {
   }
 }
 
+void CpuBackend::copy_blocks(std::span<const Batch::BlockCopy> copies) {
+  const std::int64_t block_floats =
+      std::int64_t{kv_layout_.block_size} * kv_layout_.num_kv_heads * kv_layout_.head_dim;
+  for (const auto& copy : copies) {
+    for (auto* cache : {&k_cache_, &v_cache_}) {
+      for (Tensor& layer : *cache) {
+        float* data = layer.data_as<float>();
+        std::memcpy(data + copy.dst * block_floats, data + copy.src * block_floats,
+                    static_cast<std::size_t>(block_floats) * sizeof(float));
+      }
+    }
+  }
+}
+
 void CpuBackend::begin_step(const Batch& batch) {
   if (k_cache_.empty()) throw Error("cpu backend: begin_step before allocate_kv_cache");
   check_batch(batch, kv_layout_.num_blocks, kv_layout_.block_size);
+  copy_blocks(batch.block_copies);
   batch_ = &batch;
   rotary_theta_.reset();  // the rotary table belongs to the previous step's positions
 }

@@ -1,6 +1,7 @@
 #pragma once
 // CpuBackend, private to the CPU backend's files; users see only make_cpu_backend().
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "llmserve/backend/cpu_backend.h"
@@ -34,6 +35,8 @@ class CpuBackend final : public Backend {
   void gather_rows(const Tensor& x, Tensor& out) override;
 
  private:
+  void copy_blocks(std::span<const Batch::BlockCopy> copies);
+
   const Batch* batch_ = nullptr;
   KvCacheLayout kv_layout_;
   // cos/sin of the current step's positions [T, head_dim / 2], built by the first rotary() call

@@ -1,0 +1,24 @@
+#pragma once
+// How the engine is sized and scheduled: the flags of DESIGN.md section 8 that reach the engine.
+// Shared by `serve` and `generate`, so an offline run measures the engine a server would run.
+#include <cstdint>
+
+namespace llmserve::config {
+
+struct EngineConfig {
+  std::int32_t block_size = 16;
+  // KV cache budget on the CPU backend, in bytes. The cache is never made larger than
+  // max_num_seqs sequences of max_model_len tokens could use.
+  std::int64_t kv_cache_memory = std::int64_t{4} << 30;
+  float gpu_memory_utilization = 0.9f;  // KV budget on CUDA (the CUDA backend issue)
+  std::int32_t max_num_seqs = 256;
+  std::int32_t max_num_batched_tokens = 2048;
+  std::int32_t max_model_len = 0;  // 0: the model's max_position_embeddings
+  bool enable_prefix_caching = false;
+};
+
+// Throws llmserve::Error for values out of range or combinations that cannot work
+// (max_num_batched_tokens < max_num_seqs would leave decodes unscheduled).
+void validate(const EngineConfig& config);
+
+}  // namespace llmserve::config
