@@ -1,7 +1,5 @@
 #include "llmserve/config/engine_config.h"
 
-#include <cmath>
-
 #include "llmserve/common/error.h"
 
 namespace llmserve::config {
@@ -12,11 +10,6 @@ void validate(const EngineConfig& config) {
   }
   if (config.kv_cache_memory < 1) {
     throw Error("--kv-cache-memory must be positive, got {}", config.kv_cache_memory);
-  }
-  if (!std::isfinite(config.gpu_memory_utilization) || config.gpu_memory_utilization <= 0.0f ||
-      config.gpu_memory_utilization > 1.0f) {
-    throw Error("--gpu-memory-utilization must be in (0, 1], got {}",
-                config.gpu_memory_utilization);
   }
   if (config.max_num_seqs < 1) {
     throw Error("--max-num-seqs must be at least 1, got {}", config.max_num_seqs);

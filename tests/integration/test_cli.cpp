@@ -55,7 +55,9 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
            "generate --no-such-flag", "generate --model", "frobnicate",
            "generate --max-tokens 0 --prompt hi", "", "generate --prompt a --prompt-ids 1,2",
            "generate --model " + fixture("gpt2-f32"), "generate --prompt-ids 1,x",
-           "generate --prompt hi --temperature nan", "generate --prompt hi --temperature -1"}) {
+           "generate --prompt hi --temperature nan", "generate --prompt hi --temperature -1",
+           "generate --prompt hi --max-num-seqs 16 --max-num-batched-tokens 8",
+           "generate --prompt hi --kv-cache-memory lots"}) {
     const auto r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;

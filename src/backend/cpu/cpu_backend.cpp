@@ -55,7 +55,7 @@ Tensor CpuBackend::upload(std::span<const float> host, std::vector<std::int64_t>
     throw Error("cpu backend: upload of {} values into a tensor of {}", host.size(),
                 t.num_elements());
   }
-  std::memcpy(t.data(), host.data(), host.size_bytes());
+  if (!host.empty()) std::memcpy(t.data(), host.data(), host.size_bytes());
   return t;
 }
 
@@ -64,6 +64,7 @@ void CpuBackend::download(const Tensor& tensor, std::span<float> host) {
     throw Error("cpu backend: download of a tensor of {} into {} values", tensor.num_elements(),
                 host.size());
   }
+  if (host.empty()) return;  // a step with no logits rows: nothing to copy, maybe no storage
   std::memcpy(host.data(), tensor.data(), host.size_bytes());
 }
 
