@@ -141,7 +141,14 @@ void EngineCore::take_inbox() {
   std::vector<QueuedAbort> aborts;
   inbox_->drain(requests, aborts);
   for (auto& queued : requests) {
-    add_request(std::move(queued.request), std::move(queued.stream), queued.arrival);
+    try {
+      add_request(std::move(queued.request), queued.stream, queued.arrival);
+    } catch (const std::exception& e) {  // e.g. out of memory: this request fails, not the engine
+      RequestOutput failed;
+      failed.finished = true;
+      failed.error = fmt::format("request could not be added: {}", e.what());
+      queued.stream->post(std::move(failed));
+    }
   }
   for (const auto& abort : aborts) {
     if (auto it = requests_.find(abort.id); it != requests_.end()) {
@@ -169,9 +176,10 @@ void EngineCore::add_request(EngineRequest&& request, std::shared_ptr<RequestStr
   auto seq = std::make_unique<Sequence>(req.get(), 0, std::move(request.prompt_ids),
                                         choice_seed(req->seed, 0));
   seq->num_pending_forks = n - 1;
-  scheduler_.add(seq.get());
+  Sequence* first = seq.get();
   req->sequences.push_back(std::move(seq));
   requests_.emplace(req->id, std::move(req));
+  scheduler_.add(first);  // last: nothing above may leave the scheduler a dangling sequence
 }
 
 bool EngineCore::run_step(const SchedulerOutput& scheduled) {
@@ -299,7 +307,7 @@ void EngineCore::end_request(Request& req, FinishReason reason) {
     const auto index = static_cast<std::int32_t>(i);
     if (i < req.sequences.size()) {
       // What was held back as a possible stop string is released: it was not one.
-      req.delta(index).text += choice.stop_checker.flush();
+      req.delta(index).text += choice.stop_checker.flush() + choice.detokenizer.flush();
       finish_sequence(*req.sequences[i], reason);
     } else {  // a choice never forked: it ends without a token
       finish_choice(req, index, reason, {});
@@ -321,6 +329,9 @@ void EngineCore::post_outputs() {
     req->stream->post(std::move(req->pending));
     req->pending = RequestOutput{};
     req->touched = false;
+  }
+  // Erased only once every output is out, so touched_ never points at an erased request.
+  for (Request* req : touched_) {
     if (req->num_unfinished == 0) requests_.erase(req->id);
   }
   touched_.clear();

@@ -1,5 +1,7 @@
 #include "request_stream.h"
 
+#include <spdlog/spdlog.h>
+
 #include <utility>
 
 #include "engine_inbox.h"
@@ -28,8 +30,14 @@ void RequestStream::notify() {
     std::lock_guard lock(mutex_);
     notify = notify_;
   }
-  // Outside the lock: the callback may poll() right away.
-  if (notify) (*notify)();
+  // Outside the lock: the callback may poll() right away. It runs on the engine thread, so what
+  // it throws stays here: the consumer still finds its output with poll().
+  if (!notify) return;
+  try {
+    (*notify)();
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: output notification failed: {}", id_, e.what());
+  }
 }
 
 std::optional<RequestOutput> RequestStream::poll() {

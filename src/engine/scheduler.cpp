@@ -24,7 +24,9 @@ const SchedulerOutput& Scheduler::schedule() {
   output_.num_preempted = 0;
   budget_ = config_.max_num_batched_tokens;
   schedule_running();
-  admit_waiting();
+  // After a preemption memory is short: admitting now would only recompute the victim (or a
+  // newcomer) until the next preemption.
+  if (output_.num_preempted == 0) admit_waiting();
   return output_;
 }
 

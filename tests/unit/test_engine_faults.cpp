@@ -199,6 +199,24 @@ TEST_F(EngineFaults, NonFiniteLogitsFailOnlyTheirRequest) {
   EXPECT_EQ(engine.block_manager().num_used_blocks(), 0);
 }
 
+// A consumer's notification that throws costs that consumer nothing but a log line: its output
+// is still there to poll, and the engine goes on.
+TEST_F(EngineFaults, ThrowingNotificationDoesNotStopTheEngine) {
+  std::mt19937 rng(4);
+  EngineCore engine(*runner, *tokenizer, {});
+  auto handle = engine.submit({random_prompt(rng, 4), greedy(3)});
+  int calls = 0;
+  handle.on_ready([&] {
+    ++calls;
+    throw std::runtime_error("consumer is gone");
+  });
+  const auto r = drain(engine, handle);
+  EXPECT_EQ(r.choices[0].tokens.size(), 3u);
+  EXPECT_GE(calls, 1);
+  auto next = engine.submit({random_prompt(rng, 4), greedy(2)});
+  EXPECT_EQ(drain(engine, next).choices[0].finish, FinishReason::kLength);
+}
+
 // Client threads submit random requests to the threaded Engine and abort some at random points;
 // each handle sees exactly one final output, as its last, and the cache ends empty.
 TEST_F(EngineFaults, RandomisedSoakWithAbortsLeavesEveryBlockFree) {

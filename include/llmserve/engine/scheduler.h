@@ -5,7 +5,8 @@
 // sequences come first, in admission order: a decode takes one token, and a prefill takes a chunk
 // of what the budget leaves after reserving one token for every decode still to come, so decodes
 // never wait behind a long prompt (chunked prefill). Waiting sequences are then admitted in
-// arrival order while budget, cap and free blocks last; admission never jumps the queue.
+// arrival order while budget, cap and free blocks last; admission never jumps the queue, and
+// pauses in a step that had to preempt.
 //
 // When a running sequence cannot get the blocks it needs, the most recently admitted sequence is
 // preempted: its blocks are freed and it goes back to the front of the waiting queue, to be
