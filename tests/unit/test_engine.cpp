@@ -245,6 +245,26 @@ TEST_P(EngineTest, StopTokensMinTokensAndMaxTokens) {
   EXPECT_EQ(cut.finish, FinishReason::kLength);
 }
 
+// With prefix caching, a second request with the same prompt reuses its full blocks: they are
+// reported as cached prompt tokens, not recomputed, and the output is the same.
+TEST_P(EngineTest, PrefixCacheHitsSkipRecomputation) {
+  std::mt19937 rng(13);
+  const Job job{random_prompt(rng, 23), greedy(4), 0};
+  config::EngineConfig config;
+  config.block_size = 4;
+  config.enable_prefix_caching = true;
+  EngineStats stats;
+  const auto first = run_jobs({job}, config)[0];
+  Job again = job;
+  again.arrival_step = 6;  // after the first has finished
+  const auto both = run_jobs({job, again}, config, &stats);
+  EXPECT_EQ(both[0].usage.cached_prompt_tokens, 0);
+  EXPECT_EQ(both[1].usage.cached_prompt_tokens, 20);  // 5 full blocks of the 23-token prompt
+  EXPECT_EQ(both[1].choices[0].tokens, first.choices[0].tokens);
+  EXPECT_EQ(stats.prefix_cache_queries, 46);
+  EXPECT_EQ(stats.prefix_cache_hits, 20);
+}
+
 TEST_P(EngineTest, TimestampsAndUsage) {
   std::mt19937 rng(9);
   Job job{random_prompt(rng, 7), greedy(5), 0};
