@@ -9,7 +9,7 @@ build="$root/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLLMSERVE_CUDA=OFF -DLLMSERVE_FUZZ=ON -DLLMSERVE_SANITIZE=address,undefined \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
-targets=(fuzz_safetensors_header fuzz_model_config fuzz_tokenizer_encode)
+targets=(fuzz_safetensors_header fuzz_model_config fuzz_tokenizer_encode fuzz_generate_request)
 cmake --build "$build" --target "${targets[@]}" -j "$(nproc)"
 for target in "${targets[@]}"; do
   corpus="$build/corpus/${target#fuzz_}"

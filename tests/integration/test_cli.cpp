@@ -53,7 +53,8 @@ std::string fixture(const char* name) { return (fs::path(LLMSERVE_FIXTURES_DIR) 
 TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   for (const std::string& args : std::vector<std::string>{
            "generate --no-such-flag", "generate --model", "frobnicate",
-           "generate --max-tokens 0 --prompt hi", "", "generate --prompt a --prompt-ids 1,2",
+           "generate --max-tokens 0 --prompt hi", "generate --prompt a --prompt-ids 1,2",
+           "serve --port 70000", "--http-threads 0", "serve --queue-timeout -1",
            "generate --model " + fixture("gpt2-f32"), "generate --prompt-ids 1,x",
            "generate --prompt hi --temperature nan", "generate --prompt hi --temperature -1",
            "generate --prompt hi --max-num-seqs 16 --max-num-batched-tokens 8",

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "llmserve/config/engine_config.h"
+#include "llmserve/config/server_config.h"
 #include "llmserve/engine/sampling_params.h"
 
 namespace llmserve::config {
@@ -32,6 +33,13 @@ struct GenerateOptions {
   bool json = false;
 };
 
+// `serve` (also what `llmserve` with no subcommand runs).
+struct ServeOptions {
+  CommonOptions common;
+  EngineConfig engine;
+  ServerConfig server;
+};
+
 struct TokenizeOptions {
   CommonOptions common;
 };
@@ -41,9 +49,10 @@ struct Exit {
   int exit_code = 0;
 };
 
-using Command = std::variant<Exit, GenerateOptions, TokenizeOptions>;
+using Command = std::variant<Exit, ServeOptions, GenerateOptions, TokenizeOptions>;
 
-// Parses argv. Usage errors print one line to stderr and return Exit{2}.
+// Parses argv; without a subcommand it is `serve`. Usage errors print one line to stderr and
+// return Exit{2}.
 Command parse_command_line(int argc, char** argv);
 
 std::filesystem::path default_model_dir();

@@ -1,0 +1,58 @@
+#pragma once
+// Strict readers for the fields of a JSON request body, shared by the api/ parsers. Each reader
+// checks one value's JSON type and range and throws Rejected (a 400 naming the field and what it
+// expects) otherwise; the public parse_* functions catch it at their entry and return the
+// ApiError, so a check deep in a reader needs no error plumbing. Private to src/api/.
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmserve/api/api_error.h"
+
+namespace llmserve::api::detail {
+
+using nlohmann::json;
+
+struct Rejected {
+  ApiError error;
+};
+
+[[noreturn]] void reject(ApiError error);
+
+// The body as a JSON object. Not JSON, not UTF-8 or not an object -> 400.
+json parse_object(std::string_view body);
+
+// A field name fit to quote in a message and to return as `param`: at most 64 bytes, cut at a
+// character boundary (names come from the client and may be long).
+std::string field_name(std::string_view name);
+
+// 400 for a field not in `accepted`; the message lists them so a typo is easy to spot.
+[[noreturn]] void reject_unknown_field(std::string_view name,
+                                       std::span<const std::string_view> accepted);
+
+// 400 "`name` must be `expected`, got <the JSON type or, for a number, the value>".
+[[noreturn]] void reject_type(std::string_view name, std::string_view expected, const json& value);
+
+// Integers: JSON numbers written without fraction or exponent, in range. 1.0 and 1e3 are
+// rejected rather than truncated, so that a client bug is not silently reinterpreted.
+std::int32_t read_int32(const json& value, std::string_view name);
+std::uint64_t read_uint64(const json& value, std::string_view name);
+std::vector<std::int32_t> read_int32_array(const json& value, std::string_view name);
+
+// Any JSON number representable as a float (integers included); ranges are engine::validate's.
+float read_float(const json& value, std::string_view name);
+bool read_bool(const json& value, std::string_view name);
+
+// A prompt string: 413 when longer than `max_bytes`, 400 when empty.
+const std::string& read_prompt_text(const json& value, std::string_view name,
+                                    std::size_t max_bytes);
+
+// Token ids as a prompt or for /detokenize: each in [0, vocab_size).
+void require_token_ids(const std::vector<std::int32_t>& ids, std::string_view name,
+                       std::int32_t vocab_size);
+
+}  // namespace llmserve::api::detail

@@ -1,0 +1,171 @@
+// `llmserve serve` on loopback with the tiny GPT-2: every route, strict SSE framing, malformed
+// input, limits, overload, disconnects, graceful shutdown, and /generate against `generate`.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_client.h"
+#include "server_process.h"
+
+namespace llmserve::testing {
+namespace {
+
+std::string fixture(const char* name) {
+  return (std::filesystem::path(LLMSERVE_FIXTURES_DIR) / name).string();
+}
+
+std::unique_ptr<ServerProcess> start(std::vector<std::string> args = {}) {
+  std::vector<std::string> all{"--model", fixture("gpt2-f32")};
+  all.insert(all.end(), args.begin(), args.end());
+  return std::make_unique<ServerProcess>(LLMSERVE_BINARY, all);
+}
+
+const std::string kGreedy8 =
+    R"({"prompt": "The quick brown fox", "max_tokens": 8, "temperature": 0, "ignore_eos": true)";
+
+TEST(Server, HealthModelsAndRequestIds) {
+  auto server = start({"--served-model-name", "tiny", "--served-model-name", "alias"});
+  const auto health = http_request(server->port(), "GET", "/health");
+  EXPECT_EQ(health.status, 200u);
+  EXPECT_EQ(health.json()["status"], "ok");
+  EXPECT_FALSE(health.headers.at("x-request-id").empty());
+  const auto models = http_request(server->port(), "GET", "/models").json();
+  ASSERT_EQ(models["data"].size(), 2u);
+  EXPECT_EQ(models["data"][0]["id"], "tiny");
+  EXPECT_EQ(models["data"][1]["id"], "alias");
+  EXPECT_EQ(models["data"][0]["max_model_len"], 128);
+  EXPECT_GT(models["data"][0]["kv_cache"]["blocks"].get<int>(), 0);
+  EXPECT_NE(http_request(server->port(), "GET", "/health").headers.at("x-request-id"),
+            health.headers.at("x-request-id"));
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+// Greedy /generate, plain and streamed, equals `llmserve generate` on the same prompt; the
+// stream is framed strictly and its deltas add up to the plain answer.
+TEST(Server, GenerateMatchesOfflineAndStreamsStrictSse) {
+  auto server = start();
+  const auto plain = http_request(server->port(), "POST", "/generate", kGreedy8 + "}");
+  ASSERT_EQ(plain.status, 200u) << plain.body;
+  const auto body = plain.json();
+  EXPECT_EQ(body["finish_reason"], "length");
+  EXPECT_EQ(body["usage"]["completion_tokens"], 8);
+  EXPECT_EQ(body["usage"]["prompt_tokens"], 4);
+
+  const std::string command = std::string(LLMSERVE_BINARY) + " generate --model " +
+                              fixture("gpt2-f32") +
+                              " --prompt 'The quick brown fox' --max-tokens 8 --ignore-eos"
+                              " --json --log-level off";
+  std::string offline;
+  {
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) offline.append(buf, n);
+    ASSERT_EQ(::pclose(pipe), 0);
+  }
+  EXPECT_EQ(body["text"], nlohmann::json::parse(offline)["text"]);
+
+  const auto streamed = sse_request(server->port(), "/generate", kGreedy8 + R"(, "stream": true})");
+  EXPECT_EQ(streamed.status, 200u);
+  EXPECT_TRUE(streamed.error.empty()) << streamed.error;
+  EXPECT_TRUE(streamed.done);
+  ASSERT_FALSE(streamed.events.empty());
+  std::string text;
+  for (std::size_t i = 0; i < streamed.events.size(); ++i) {
+    const auto& e = streamed.events[i];
+    text += e["text"].get<std::string>();
+    const bool last = i + 1 == streamed.events.size();
+    EXPECT_EQ(e["finish_reason"].is_null(), !last);
+    EXPECT_EQ(e.contains("usage"), last);
+  }
+  EXPECT_EQ(text, body["text"]);
+  EXPECT_EQ(streamed.events.back()["finish_reason"], "length");
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+// Bad input gets the right status and a JSON error; the server stays healthy.
+TEST(Server, MalformedRequestsGetJsonErrors) {
+  auto server = start({"--max-model-len", "64"});
+  struct Case {
+    std::string method, target, body;
+    unsigned status;
+    const char* param;  // nullptr: none expected
+  };
+  const std::vector<Case> cases{
+      {"POST", "/generate", "not json", 400, nullptr},
+      {"POST", "/generate", "[1, 2]", 400, nullptr},
+      {"POST", "/generate", R"({"max_tokens": 4})", 400, "prompt"},
+      {"POST", "/generate", R"({"prompt": ""})", 400, "prompt"},
+      {"POST", "/generate", R"({"prompt": "hi", "max_tokens": "4"})", 400, "max_tokens"},
+      {"POST", "/generate", R"({"prompt": "hi", "max_tokens": 1e30})", 400, "max_tokens"},
+      {"POST", "/generate", R"({"prompt": "hi", "max_tokens": 0})", 400, "max_tokens"},
+      {"POST", "/generate", R"({"prompt": "hi", "temperature": -1})", 400, "temperature"},
+      {"POST", "/generate", R"({"prompt": "hi", "top_p": 1.5})", 400, "top_p"},
+      {"POST", "/generate", R"({"prompt": "hi", "max_tokens": 100})", 400, "max_tokens"},
+      {"POST", "/generate", R"({"prompt": "hi", "bogus": 1})", 400, "bogus"},
+      {"POST", "/generate", "{\"prompt\": \"\xff\xfe\"}", 400, nullptr},
+      {"GET", "/generate", "", 405, nullptr},
+      {"GET", "/nowhere", "", 404, nullptr},
+  };
+  for (const auto& c : cases) {
+    const auto r = http_request(server->port(), c.method, c.target, c.body);
+    EXPECT_EQ(r.status, c.status) << c.body << "\n" << r.body;
+    const auto error = nlohmann::json::parse(r.body)["error"];
+    EXPECT_TRUE(error["message"].is_string()) << r.body;
+    if (c.param != nullptr) {
+      EXPECT_EQ(error["param"], c.param) << c.body;
+    }
+  }
+  // A 20 MB body: 413 before the body is read.
+  const auto huge = http_request(server->port(), "POST", "/generate", std::string(20 << 20, 'x'));
+  EXPECT_EQ(huge.status, 413u);
+  EXPECT_EQ(http_request(server->port(), "GET", "/health").status, 200u);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+TEST(Server, ApiKeyGuardsEverythingButHealth) {
+  auto server = start({"--api-key", "sesame"});
+  EXPECT_EQ(http_request(server->port(), "GET", "/health").status, 200u);
+  EXPECT_EQ(http_request(server->port(), "GET", "/models").status, 401u);
+  EXPECT_EQ(http_request(server->port(), "GET", "/models", "", {{"Authorization", "Bearer wrong"}})
+                .status,
+            401u);
+  EXPECT_EQ(http_request(server->port(), "GET", "/models", "", {{"Authorization", "Bearer sesame"}})
+                .status,
+            200u);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+// 16 simultaneous requests over a cap of 4: the excess get 429 with Retry-After, the rest 200.
+TEST(Server, OverloadGets429WithRetryAfter) {
+  auto server = start({"--max-concurrent-requests", "4"});
+  const std::string slow =
+      R"({"prompt": "Once upon a time", "max_tokens": 100, "temperature": 0, "ignore_eos": true})";
+  std::vector<std::future<HttpResponse>> replies;
+  for (int i = 0; i < 16; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] {
+      return http_request(server->port(), "POST", "/generate", slow);
+    }));
+  }
+  int ok = 0, rejected = 0;
+  for (auto& f : replies) {
+    const auto r = f.get();
+    if (r.status == 200) ++ok;
+    if (r.status == 429) {
+      ++rejected;
+      EXPECT_EQ(r.headers.at("retry-after"), "1");
+    }
+  }
+  EXPECT_EQ(ok + rejected, 16);
+  EXPECT_GE(ok, 4);
+  EXPECT_GT(rejected, 0);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace llmserve::testing
