@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -20,8 +21,9 @@ std::string fixture(const char* name) {
   return (std::filesystem::path(LLMSERVE_FIXTURES_DIR) / name).string();
 }
 
-std::unique_ptr<ServerProcess> start(std::vector<std::string> args = {}) {
-  std::vector<std::string> all{"--model", fixture("gpt2-f32")};
+std::unique_ptr<ServerProcess> start(std::vector<std::string> args = {},
+                                     const char* model = "gpt2-f32") {
+  std::vector<std::string> all{"--model", fixture(model)};
   all.insert(all.end(), args.begin(), args.end());
   return std::make_unique<ServerProcess>(LLMSERVE_BINARY, all);
 }
@@ -164,6 +166,112 @@ TEST(Server, OverloadGets429WithRetryAfter) {
   EXPECT_EQ(ok + rejected, 16);
   EXPECT_GE(ok, 4);
   EXPECT_GT(rejected, 0);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+nlohmann::json metrics_summary(std::uint16_t port) {
+  return http_request(port, "GET", "/metrics?format=json").json();
+}
+
+// Polls the JSON metrics until `done` holds (each poll is a real HTTP round trip), for at most
+// 20 s; returns the last summary.
+template <typename Predicate>
+nlohmann::json poll_metrics(std::uint16_t port, Predicate done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto summary = metrics_summary(port);
+  while (!done(summary) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+    summary = metrics_summary(port);
+  }
+  return summary;
+}
+
+// 40 streams closed after their first event: every sequence is aborted and its KV blocks are
+// back within a few engine steps; the server stays healthy.
+TEST(Server, DisconnectStormFreesEverything) {
+  auto server = start();
+  const std::string body =
+      R"({"prompt": "Tell me a story", "max_tokens": 110, "temperature": 0.8, "stream": true})";
+  std::vector<std::future<SseResult>> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.push_back(std::async(
+        std::launch::async, [&] { return sse_request(server->port(), "/generate", body, 1); }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get().events.size(), 1u);
+  const auto summary = poll_metrics(server->port(), [](const nlohmann::json& m) {
+    return m["num_requests_running"] == 0 && m["kv_cache_usage_ratio"] == 0.0;
+  });
+  EXPECT_EQ(summary["num_requests_running"], 0);
+  EXPECT_EQ(summary["num_requests_waiting"], 0);
+  EXPECT_EQ(summary["kv_cache_usage_ratio"], 0.0);
+  EXPECT_EQ(http_request(server->port(), "GET", "/health").status, 200u);
+  const auto prometheus = http_request(server->port(), "GET", "/metrics").body;
+  EXPECT_NE(prometheus.find("llmserve_kv_cache_usage_ratio 0\n"), std::string::npos);
+  EXPECT_NE(prometheus.find("# TYPE llmserve_time_to_first_token_seconds histogram"),
+            std::string::npos);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+// --request-timeout: a non-streaming request gets 504, a stream ends with finish_reason
+// "timeout"; --queue-timeout: a request the engine cannot start in time gets 503.
+TEST(Server, TimeoutsAnswer504OrEndTheStreamAnd503InTheQueue) {
+  {
+    auto server = start({"--request-timeout", "0.001"});
+    const std::string body = R"({"prompt": "Hello", "max_tokens": 100, "ignore_eos": true)";
+    const auto plain = http_request(server->port(), "POST", "/generate", body + "}");
+    EXPECT_EQ(plain.status, 504u) << plain.body;
+    const auto streamed = sse_request(server->port(), "/generate", body + R"(, "stream": true})");
+    EXPECT_TRUE(streamed.done) << streamed.error;
+    ASSERT_FALSE(streamed.events.empty());
+    EXPECT_EQ(streamed.events.back()["finish_reason"], "timeout");
+    const auto summary = poll_metrics(
+        server->port(), [](const nlohmann::json& m) { return m["kv_cache_usage_ratio"] == 0.0; });
+    EXPECT_EQ(summary["kv_cache_usage_ratio"], 0.0);
+    EXPECT_EQ(server->stop(SIGTERM), 0);
+  }
+  auto server = start({"--max-num-seqs", "1", "--queue-timeout", "0.05"}, "qwen2-f32");
+  auto busy = std::async(std::launch::async, [&] {
+    return sse_request(server->port(), "/generate",
+                       R"({"prompt": "a", "max_tokens": 240, "ignore_eos": true, "stream": true})");
+  });
+  poll_metrics(server->port(),
+               [](const nlohmann::json& m) { return m["num_requests_running"] == 1; });
+  const auto queued =
+      http_request(server->port(), "POST", "/generate", R"({"prompt": "b", "max_tokens": 4})");
+  EXPECT_EQ(queued.status, 503u) << queued.body;
+  EXPECT_TRUE(busy.get().done);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
+// SIGTERM with a stream in flight: the stream still ends properly (finished or aborted at the
+// shutdown timeout, with a final event and [DONE]) and the server exits 0.
+TEST(Server, GracefulShutdownEndsStreamsAndExitsZero) {
+  auto server = start({"--shutdown-timeout", "0.1"}, "qwen2-f32");
+  auto stream = std::async(std::launch::async, [&] {
+    return sse_request(server->port(), "/generate",
+                       R"({"prompt": "a", "max_tokens": 240, "ignore_eos": true, "stream": true})");
+  });
+  poll_metrics(server->port(),
+               [](const nlohmann::json& m) { return m["num_requests_running"] == 1; });
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+  const auto result = stream.get();
+  EXPECT_TRUE(result.done) << result.error;
+  ASSERT_FALSE(result.events.empty());
+  const auto reason = result.events.back()["finish_reason"];
+  EXPECT_TRUE(reason == "abort" || reason == "length") << reason;
+}
+
+TEST(Server, TokenizeAndDetokenize) {
+  auto server = start();
+  const auto tokens =
+      http_request(server->port(), "POST", "/tokenize", R"({"prompt": "Hello world"})").json();
+  EXPECT_EQ(tokens["tokens"], nlohmann::json({15496, 995}));
+  EXPECT_EQ(tokens["count"], 2);
+  const auto text =
+      http_request(server->port(), "POST", "/detokenize", R"({"tokens": [15496, 995]})").json();
+  EXPECT_EQ(text["prompt"], "Hello world");
+  EXPECT_EQ(http_request(server->port(), "POST", "/detokenize", R"({"tokens": [99999999]})").status,
+            400u);
   EXPECT_EQ(server->stop(SIGTERM), 0);
 }
 
