@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs llmserve on the default model (random weights, real GPT-2 tokenizer).
-# The HTTP server arrives with its issue; until then this generates one continuation offline.
-# Arguments are passed to `llmserve generate`, e.g. scripts/serve.sh --prompt "Hi" --max-tokens 8.
+# Installs what is missing, builds, and serves the default model (or --model DIR) over HTTP on
+# 127.0.0.1:8000 until Ctrl-C. Arguments go to `llmserve serve`, e.g.
+#   scripts/serve.sh --port 9000 --max-concurrent-requests 64
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" >/dev/null
-if (($# == 0)); then set -- --prompt "Hello, my name is" --max-tokens 32; fi
-exec "${LLMSERVE_BUILD_DIR:-$root/build}/src/llmserve" generate "$@"
+exec "${LLMSERVE_BUILD_DIR:-$root/build}/src/llmserve" serve "$@"
