@@ -130,6 +130,19 @@ TEST(Server, MalformedRequestsGetJsonErrors) {
   EXPECT_EQ(server->stop(SIGTERM), 0);
 }
 
+// Headers that never end (slowloris): the connection is closed at the idle timeout instead of
+// being held, and the server keeps serving.
+TEST(Server, PartialHeadersAreDroppedAtTheIdleTimeout) {
+  auto server = start({"--idle-timeout", "0.2"});
+  const auto start_time = std::chrono::steady_clock::now();
+  const auto reply =
+      raw_exchange(server->port(), "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow", 10000);
+  EXPECT_LT(std::chrono::steady_clock::now() - start_time, std::chrono::seconds(5));
+  EXPECT_TRUE(reply.empty()) << reply;
+  EXPECT_EQ(http_request(server->port(), "GET", "/health").status, 200u);
+  EXPECT_EQ(server->stop(SIGTERM), 0);
+}
+
 TEST(Server, ApiKeyGuardsEverythingButHealth) {
   auto server = start({"--api-key", "sesame"});
   EXPECT_EQ(http_request(server->port(), "GET", "/health").status, 200u);
