@@ -46,7 +46,7 @@ struct Server::Impl {
     }
   }
 
-  // Stop accepting, let requests in flight finish until the deadline, abort the rest, then stop.
+  // Let requests in flight finish until the deadline, abort the rest, then stop.
   asio::awaitable<void> drain() {
     const auto deadline = std::chrono::steady_clock::now() + ctx.config.shutdown_timeout;
     asio::steady_timer tick(io);
@@ -60,14 +60,17 @@ struct Server::Impl {
       tick.expires_after(std::chrono::milliseconds(10));
       co_await tick.async_wait(asio::use_awaitable);
     }
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
     io.stop();
   }
 
   void begin_shutdown() {
     if (ctx.draining.exchange(true)) return;
     spdlog::info("shutting down: {} requests in flight", ctx.admission.in_flight());
+    // The listener stays open while draining, so that health checks see 503 and new work gets
+    // a clear 503 instead of a refused connection.
     boost::system::error_code ignored;
-    acceptor.close(ignored);
     signals.cancel(ignored);
     asio::co_spawn(io, drain(), asio::detached);
   }

@@ -58,7 +58,7 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
 asio::awaitable<void> run_session(asio::ip::tcp::socket socket, ServerContext& ctx) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
-  while (!ctx.draining) {
+  while (true) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(ctx.config.header_limit));
     parser.body_limit(ctx.config.body_limit);
@@ -92,7 +92,7 @@ asio::awaitable<void> run_session(asio::ip::tcp::socket socket, ServerContext& c
                  ex.status, ex.bytes,
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                      .count());
-    if (!keep_alive) break;
+    if (!keep_alive || ctx.draining) break;
   }
   boost::system::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

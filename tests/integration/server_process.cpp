@@ -69,6 +69,10 @@ const std::string& ServerProcess::log() {
   return log_;
 }
 
+void ServerProcess::signal(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
 int ServerProcess::stop(int signal) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, signal);

@@ -19,6 +19,8 @@ class ServerProcess {
   std::uint16_t port() const { return port_; }
   // Sends `signal` and waits for the exit; returns the exit code (-signal if killed).
   int stop(int signal);
+  // Sends `signal` without waiting.
+  void signal(int signal);
   // Everything the server wrote to stderr so far.
   const std::string& log();
 

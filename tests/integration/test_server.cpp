@@ -256,16 +256,26 @@ TEST(Server, TimeoutsAnswer504OrEndTheStreamAnd503InTheQueue) {
   EXPECT_EQ(server->stop(SIGTERM), 0);
 }
 
-// SIGTERM with a stream in flight: the stream still ends properly (finished or aborted at the
-// shutdown timeout, with a final event and [DONE]) and the server exits 0.
+// SIGTERM with a stream in flight: /health and new requests get 503, the stream still ends
+// properly (finished, or aborted at the shutdown timeout, with a final event and [DONE]) and the
+// server exits 0.
 TEST(Server, GracefulShutdownEndsStreamsAndExitsZero) {
-  auto server = start({"--shutdown-timeout", "0.1"}, "qwen2-f32");
+  auto server = start({"--shutdown-timeout", "0.3"}, "qwen2-f32");
   auto stream = std::async(std::launch::async, [&] {
     return sse_request(server->port(), "/generate",
                        R"({"prompt": "a", "max_tokens": 240, "ignore_eos": true, "stream": true})");
   });
   poll_metrics(server->port(),
                [](const nlohmann::json& m) { return m["num_requests_running"] == 1; });
+  server->signal(SIGTERM);
+  // Draining: health checks and new work see 503 while the stream runs on.
+  auto health = http_request(server->port(), "GET", "/health");
+  for (int i = 0; i < 1000 && health.status == 200; ++i) {
+    health = http_request(server->port(), "GET", "/health");
+  }
+  EXPECT_EQ(health.status, 503u);
+  EXPECT_EQ(health.json()["status"], "draining");
+  EXPECT_EQ(http_request(server->port(), "POST", "/generate", R"({"prompt": "x"})").status, 503u);
   EXPECT_EQ(server->stop(SIGTERM), 0);
   const auto result = stream.get();
   EXPECT_TRUE(result.done) << result.error;

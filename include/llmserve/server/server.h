@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP front end: a listener on Asio with --http-threads I/O threads, one coroutine per
 // connection, in front of a running Engine. run() returns after a graceful shutdown (SIGINT,
-// SIGTERM or stop()): stop accepting, /health answers 503, requests in flight may finish until
+// SIGTERM or stop()): new requests get 503 (/health too), requests in flight may finish until
 // --shutdown-timeout, the rest are aborted and end with a final event.
 #include <cstdint>
 #include <memory>
