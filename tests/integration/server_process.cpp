@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <regex>
 #include <stdexcept>
+#include <string_view>
 
 namespace llmserve::testing {
 
@@ -29,14 +29,18 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
   }
   ::close(fds[1]);
   stderr_fd_ = fds[0];
-  const std::regex listening(R"(listening on http://[0-9.]+:([0-9]+))");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     read_available(100);
-    std::smatch m;
-    if (std::regex_search(log_, m, listening)) {
-      port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-      return;
+    // "... listening on http://127.0.0.1:PORT"
+    constexpr std::string_view kListening = "listening on http://";
+    if (const auto at = log_.find(kListening); at != std::string::npos) {
+      const auto colon = log_.find(':', at + kListening.size());
+      const auto end = log_.find_first_not_of("0123456789", colon + 1);
+      if (colon != std::string::npos && end != std::string::npos && end > colon + 1) {
+        port_ = static_cast<std::uint16_t>(std::stoi(log_.substr(colon + 1, end - colon - 1)));
+        return;
+      }
     }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
