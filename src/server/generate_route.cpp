@@ -153,7 +153,9 @@ asio::awaitable<bool> handle_generate(Exchange& ex, ServerContext& ctx) {
     if (request.stream) {
       if (!events.opened()) co_await events.open();
       for (const auto& d : output->choices) {
-        const bool last = output->finished && d.finish_reason;
+        // Usage rides on the request's very last event only, even when several choices end in
+        // the same output.
+        const bool last = output->finished && &d == &output->choices.back();
         co_await events.send(api::sse_event(api::generate_stream_event(
             d.text, d.finish_reason, last ? &output->usage : nullptr,
             n > 1 ? std::optional<std::int32_t>(d.index) : std::nullopt)));

@@ -19,17 +19,23 @@ void set_common(http::response_header<>& header, const Exchange& ex, const Heade
 
 }  // namespace
 
-asio::awaitable<void> write_json(Exchange& ex, http::status status, const nlohmann::json& body,
-                                 const Headers& headers) {
+asio::awaitable<void> write_body(Exchange& ex, http::status status, std::string_view content_type,
+                                 std::string body, const Headers& headers) {
   http::response<http::string_body> res{status, ex.request.version()};
   set_common(res.base(), ex, headers);
-  res.set(http::field::content_type, "application/json");
+  res.set(http::field::content_type, content_type);
   res.keep_alive(ex.request.keep_alive());
-  res.body() = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.body() = std::move(body);
   res.prepare_payload();
   ex.status = static_cast<unsigned>(status);
   ex.bytes += res.body().size();
   co_await http::async_write(ex.stream, res, asio::use_awaitable);
+}
+
+asio::awaitable<void> write_json(Exchange& ex, http::status status, const nlohmann::json& body,
+                                 const Headers& headers) {
+  co_await write_body(ex, status, "application/json",
+                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), headers);
 }
 
 asio::awaitable<void> write_error(Exchange& ex, const api::ApiError& error,

@@ -28,6 +28,10 @@ struct Exchange {
   std::uint64_t bytes = 0;
 };
 
+// A complete response with `body` of `content_type`.
+boost::asio::awaitable<void> write_body(Exchange& ex, http::status status,
+                                        std::string_view content_type, std::string body,
+                                        const Headers& headers = {});
 boost::asio::awaitable<void> write_json(Exchange& ex, http::status status,
                                         const nlohmann::json& body, const Headers& headers = {});
 boost::asio::awaitable<void> write_error(Exchange& ex, const api::ApiError& error,

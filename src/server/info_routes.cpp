@@ -1,6 +1,4 @@
 // GET /health, /models, /metrics; POST /tokenize, /detokenize: everything but generation.
-#include <boost/asio/use_awaitable.hpp>
-
 #include "llmserve/api/tokenize_api.h"
 #include "routes.h"
 
@@ -44,15 +42,8 @@ asio::awaitable<bool> handle_metrics(Exchange& ex, ServerContext& ctx) {
     co_await write_json(ex, http::status::ok, body);
     co_return ex.request.keep_alive();
   }
-  http::response<http::string_body> res{http::status::ok, ex.request.version()};
-  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.set("X-Request-Id", ex.request_id);
-  res.keep_alive(ex.request.keep_alive());
-  res.body() = ctx.metrics.prometheus(stats);
-  res.prepare_payload();
-  ex.status = 200;
-  ex.bytes = res.body().size();
-  co_await http::async_write(ex.stream, res, asio::use_awaitable);
+  co_await write_body(ex, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                      ctx.metrics.prometheus(stats));
   co_return ex.request.keep_alive();
 }
 

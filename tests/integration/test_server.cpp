@@ -87,6 +87,15 @@ TEST(Server, GenerateMatchesOfflineAndStreamsStrictSse) {
   }
   EXPECT_EQ(text, body["text"]);
   EXPECT_EQ(streamed.events.back()["finish_reason"], "length");
+
+  // n = 2: both choices end in the same step, yet only the very last event carries usage.
+  const auto two =
+      sse_request(server->port(), "/generate", kGreedy8 + R"(, "n": 2, "stream": true})");
+  EXPECT_TRUE(two.done) << two.error;
+  ASSERT_FALSE(two.events.empty());
+  for (std::size_t i = 0; i + 1 < two.events.size(); ++i)
+    EXPECT_FALSE(two.events[i].contains("usage"));
+  EXPECT_EQ(two.events.back()["usage"]["completion_tokens"], 16);
   EXPECT_EQ(server->stop(SIGTERM), 0);
 }
 
