@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="$(nproc)"
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" "$@"
-(cd "${LLMSERVE_BUILD_DIR:-$root/build}" && ctest --output-on-failure -j "$jobs")
+(cd "${LLMSERVE_BUILD_DIR:-$root/build}" && ctest --output-on-failure --timeout 600 -j "$jobs")
 
 if [[ "${LLMSERVE_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "test: again under ASan + UBSan (build-asan/)"
@@ -16,5 +16,5 @@ if [[ "${LLMSERVE_SKIP_SANITIZERS:-0}" != 1 ]]; then
     -DLLMSERVE_SANITIZE=address,undefined -DLLMSERVE_CUDA=OFF
   cd "$root/build-asan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --output-on-failure -j "$jobs"
+    ctest --output-on-failure --timeout 600 -j "$jobs"
 fi

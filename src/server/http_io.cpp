@@ -68,11 +68,19 @@ asio::awaitable<void> EventStream::close() {
 
 asio::awaitable<void> peer_closed(boost::beast::tcp_stream& stream) {
   auto& socket = stream.socket();
-  co_await socket.async_wait(asio::ip::tcp::socket::wait_read, asio::use_awaitable);
-  char byte = 0;
-  boost::system::error_code ec;
-  const auto n = socket.receive(asio::buffer(&byte, 1), asio::ip::tcp::socket::message_peek, ec);
-  if (ec || n == 0) co_return;
+  // A readiness report can be stale: with several I/O threads the reactor may deliver an edge
+  // for bytes that a read has already taken. A blocking peek would then hang this I/O thread
+  // (and the session's strand) until the client sent or closed, so the peek must not block.
+  socket.non_blocking(true);
+  while (true) {
+    co_await socket.async_wait(asio::ip::tcp::socket::wait_read, asio::use_awaitable);
+    char byte = 0;
+    boost::system::error_code ec;
+    const auto n = socket.receive(asio::buffer(&byte, 1), asio::ip::tcp::socket::message_peek, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec || n == 0) co_return;
+    break;
+  }
   asio::steady_timer forever(co_await asio::this_coro::executor,
                              asio::steady_timer::time_point::max());
   co_await forever.async_wait(asio::use_awaitable);

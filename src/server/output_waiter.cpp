@@ -3,18 +3,41 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <mutex>
 
 namespace llmserve::server {
 
 namespace asio = boost::asio;
 
+struct OutputWaiter::Wake {
+  explicit Wake(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  asio::steady_timer timer;
+};
+
+struct OutputWaiter::Link {
+  std::mutex mutex;
+  std::optional<asio::any_io_executor> executor;  // empty once the waiter is gone
+  std::weak_ptr<Wake> wake;
+};
+
 OutputWaiter::OutputWaiter(asio::any_io_executor executor, engine::RequestHandle handle)
-    : wake_(std::make_shared<Wake>(executor)), handle_(std::move(handle)) {
-  handle_.on_ready([weak = std::weak_ptr<Wake>(wake_), executor] {
-    asio::post(executor, [weak] {
-      if (auto wake = weak.lock()) wake->timer.cancel();
+    : wake_(std::make_shared<Wake>(executor)),
+      link_(std::make_shared<Link>()),
+      handle_(std::move(handle)) {
+  link_->executor = std::move(executor);
+  link_->wake = wake_;
+  handle_.on_ready([link = link_] {
+    std::lock_guard lock(link->mutex);
+    if (!link->executor) return;
+    asio::post(*link->executor, [wake = link->wake] {
+      if (auto alive = wake.lock()) alive->timer.cancel();
     });
   });
+}
+
+OutputWaiter::~OutputWaiter() {
+  std::lock_guard lock(link_->mutex);
+  link_->executor.reset();
 }
 
 asio::awaitable<std::optional<engine::RequestOutput>> OutputWaiter::next(

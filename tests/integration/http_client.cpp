@@ -16,11 +16,28 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// Every exchange must end within this: a server that stops answering fails the test instead of
+// hanging it. Only asynchronous operations honour a tcp_stream's expiry, hence complete().
+constexpr auto kExchangeTimeout = std::chrono::seconds(60);
+
 beast::tcp_stream connect(asio::io_context& io, std::uint16_t port) {
   beast::tcp_stream stream(io);
   stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  stream.expires_after(std::chrono::seconds(60));
+  stream.expires_after(kExchangeTimeout);
   return stream;
+}
+
+// Starts one asynchronous operation with a completion handler and runs `io` until it is done.
+template <typename Start>
+std::size_t complete(asio::io_context& io, beast::error_code& ec, Start start) {
+  std::size_t bytes = 0;
+  start([&](beast::error_code e, std::size_t n) {
+    ec = e;
+    bytes = n;
+  });
+  io.restart();
+  io.run();
+  return bytes;
 }
 
 http::request<http::string_body> make_request(const std::string& method, const std::string& target,
@@ -56,12 +73,14 @@ HttpResponse http_request(std::uint16_t port, const std::string& method, const s
   asio::io_context io;
   auto stream = connect(io, port);
   // A server may answer (413) and close before the body is all sent: read its answer anyway.
-  beast::error_code write_error;
-  http::write(stream, make_request(method, target, body, headers), write_error);
+  auto req = make_request(method, target, body, headers);
+  beast::error_code ec;
+  complete(io, ec, [&](auto done) { http::async_write(stream, req, done); });
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
-  http::read(stream, buffer, parser);
+  complete(io, ec, [&](auto done) { http::async_read(stream, buffer, parser, done); });
+  if (ec) throw beast::system_error(ec, method + " " + target);
   const auto& res = parser.get();
   HttpResponse out{res.result_int(), lower_headers(res), res.body()};
   beast::error_code ignored;
@@ -74,11 +93,12 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes, int timeo
   auto stream = connect(io, port);
   stream.expires_after(std::chrono::milliseconds(timeout_ms));
   beast::error_code ec;
-  asio::write(stream, asio::buffer(bytes), ec);
+  complete(io, ec, [&](auto done) { asio::async_write(stream, asio::buffer(bytes), done); });
   std::string out;
   char buf[4096];
   while (true) {
-    const auto n = stream.read_some(asio::buffer(buf), ec);
+    const auto n =
+        complete(io, ec, [&](auto done) { stream.async_read_some(asio::buffer(buf), done); });
     out.append(buf, n);
     if (ec) break;
   }
@@ -89,20 +109,25 @@ SseResult sse_request(std::uint16_t port, const std::string& target, const std::
                       std::optional<std::size_t> close_after) {
   asio::io_context io;
   auto stream = connect(io, port);
-  http::write(stream, make_request("POST", target, body, {}));
+  auto req = make_request("POST", target, body, {});
+  beast::error_code ec;
+  complete(io, ec, [&](auto done) { http::async_write(stream, req, done); });
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(64 << 20);
-  http::read_header(stream, buffer, parser);
+  complete(io, ec, [&](auto done) { http::async_read_header(stream, buffer, parser, done); });
   SseResult result;
+  if (ec) {
+    result.error = "read header: " + ec.message();
+    return result;
+  }
   result.status = parser.get().result_int();
   std::string pending;
   char chunk[4096];
   while (!parser.is_done()) {
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
-    beast::error_code ec;
-    http::read(stream, buffer, parser, ec);
+    complete(io, ec, [&](auto done) { http::async_read(stream, buffer, parser, done); });
     if (ec && ec != http::error::need_buffer) {
       result.error = "read: " + ec.message();
       break;

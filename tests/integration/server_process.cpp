@@ -1,15 +1,34 @@
 #include "server_process.h"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 
 namespace llmserve::testing {
+
+namespace {
+
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+constexpr auto kStopTimeout = std::chrono::seconds(60);
+
+// "... listening on http://127.0.0.1:PORT"
+std::optional<std::uint16_t> listening_port(const std::string& log) {
+  constexpr std::string_view kListening = "listening on http://";
+  const auto at = log.find(kListening);
+  if (at == std::string::npos) return std::nullopt;
+  const auto colon = log.find(':', at + kListening.size());
+  if (colon == std::string::npos) return std::nullopt;
+  const auto end = log.find_first_not_of("0123456789", colon + 1);
+  if (end == std::string::npos || end == colon + 1) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoi(log.substr(colon + 1, end - colon - 1)));
+}
+
+}  // namespace
 
 ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::string>& args) {
   int fds[2];
@@ -28,48 +47,49 @@ ServerProcess::ServerProcess(const std::string& binary, const std::vector<std::s
     ::_exit(127);
   }
   ::close(fds[1]);
-  stderr_fd_ = fds[0];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    read_available(100);
-    // "... listening on http://127.0.0.1:PORT"
-    constexpr std::string_view kListening = "listening on http://";
-    if (const auto at = log_.find(kListening); at != std::string::npos) {
-      const auto colon = log_.find(':', at + kListening.size());
-      const auto end = log_.find_first_not_of("0123456789", colon + 1);
-      if (colon != std::string::npos && end != std::string::npos && end > colon + 1) {
-        port_ = static_cast<std::uint16_t>(std::stoi(log_.substr(colon + 1, end - colon - 1)));
-        return;
-      }
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      read_available(0);
-      throw std::runtime_error("llmserve serve exited at startup:\n" + log_);
-    }
+  reader_ = std::jthread([this, fd = fds[0]] { drain(fd); });
+
+  std::unique_lock lock(mutex_);
+  std::optional<std::uint16_t> port;
+  const bool started = changed_.wait_for(lock, kStartTimeout, [&] {
+    port = listening_port(log_);
+    return port || stderr_closed_;
+  });
+  if (port) {
+    port_ = *port;
+    return;
   }
-  throw std::runtime_error("llmserve serve did not start listening:\n" + log_);
+  const std::string log = log_;
+  lock.unlock();
+  stop(SIGKILL);
+  throw std::runtime_error(std::string(started ? "llmserve serve exited at startup:\n"
+                                               : "llmserve serve did not start listening:\n") +
+                           log);
 }
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) stop(SIGKILL);
-  if (stderr_fd_ >= 0) ::close(stderr_fd_);
 }
 
-void ServerProcess::read_available(int timeout_ms) {
-  pollfd pfd{stderr_fd_, POLLIN, 0};
-  while (::poll(&pfd, 1, timeout_ms) > 0) {
-    char buf[4096];
-    const auto n = ::read(stderr_fd_, buf, sizeof buf);
-    if (n <= 0) return;
+void ServerProcess::drain(int fd) {
+  char buf[4096];
+  while (true) {
+    const auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard lock(mutex_);
+    if (n <= 0) {
+      stderr_closed_ = true;
+      changed_.notify_all();
+      break;
+    }
     log_.append(buf, static_cast<std::size_t>(n));
-    timeout_ms = 0;
+    changed_.notify_all();
   }
+  ::close(fd);
 }
 
-const std::string& ServerProcess::log() {
-  read_available(0);
+std::string ServerProcess::log() {
+  std::lock_guard lock(mutex_);
   return log_;
 }
 
@@ -80,11 +100,18 @@ void ServerProcess::signal(int signal) {
 int ServerProcess::stop(int signal) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, signal);
+  // The pipe closes when the server exits: wait for that with a bound, then reap it.
+  bool exited = false;
+  {
+    std::unique_lock lock(mutex_);
+    exited = changed_.wait_for(lock, kStopTimeout, [&] { return stderr_closed_; });
+  }
+  if (!exited) ::kill(pid_, SIGKILL);
   int status = 0;
-  // Keep draining its stderr so that a chatty shutdown never blocks on a full pipe.
-  while (::waitpid(pid_, &status, WNOHANG) == 0) read_available(50);
+  ::waitpid(pid_, &status, 0);
   pid_ = -1;
-  read_available(0);
+  if (reader_.joinable()) reader_.join();
+  if (!exited) return kHung;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
