@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
 #include <utility>
+
+#include "llmserve/common/error.h"
 
 namespace llmserve::api::detail {
 namespace {
@@ -142,6 +145,63 @@ void require_token_ids(const std::vector<std::int32_t>& ids, std::string_view na
                                      ids[i], vocab_size),
                          std::string(name)));
     }
+  }
+}
+
+bool is_known_field(std::string_view name, std::span<const std::string_view> accepted) {
+  return std::find(accepted.begin(), accepted.end(), name) != accepted.end();
+}
+
+void validate_params(const engine::SamplingParams& params, std::int32_t vocab_size) {
+  try {
+    engine::validate(params, vocab_size);
+  } catch (const engine::InvalidParameter& e) {
+    reject(bad_request(e.what(), e.param()));
+  }
+}
+
+std::vector<std::int32_t> prompt_ids(const json& prompt, std::string_view name,
+                                     const tokenizer::Tokenizer& tokenizer,
+                                     const ApiLimits& limits) {
+  std::vector<std::int32_t> ids;
+  if (prompt.is_array()) {
+    ids = read_int32_array(prompt, name);
+    if (ids.empty())
+      reject(bad_request(fmt::format("{} must not be empty", name), std::string(name)));
+  } else {
+    if (!prompt.is_string()) reject_type(name, "a string or an array of token ids", prompt);
+    const auto& text = read_prompt_text(prompt, name, limits.max_prompt_bytes);
+    try {
+      ids = tokenizer.encode(text);
+    } catch (const Error& e) {
+      reject(bad_request(fmt::format("{} cannot be tokenized: {}", name, e.what()),
+                         std::string(name)));
+    }
+  }
+  require_token_ids(ids, name, limits.vocab_size);
+  return ids;
+}
+
+void check_context_fits(std::size_t prompt_size, std::int32_t max_tokens,
+                        std::string_view max_tokens_field, const ApiLimits& limits) {
+  const auto prompt_tokens = static_cast<std::int64_t>(prompt_size);
+  // At least one output token must fit, so a prompt of max_model_len tokens is already too long.
+  if (prompt_tokens >= limits.max_model_len) {
+    reject(bad_request(fmt::format("prompt is {} tokens; max_model_len is {}, so the prompt must "
+                                   "be at most {} tokens to leave room for output",
+                                   prompt_tokens, limits.max_model_len, limits.max_model_len - 1),
+                       "prompt"));
+  }
+  if (prompt_tokens + max_tokens > limits.max_model_len) {
+    const bool given = !max_tokens_field.empty();
+    const std::string field = given ? std::string(max_tokens_field) : "max_tokens";
+    reject(bad_request(
+        fmt::format("This model's maximum context length is {} tokens: prompt ({} tokens) + "
+                    "{} ({}{}) = {} exceeds it; {} can be at most {} for this prompt",
+                    limits.max_model_len, prompt_tokens, field, max_tokens,
+                    given ? "" : ", the default", prompt_tokens + max_tokens, field,
+                    limits.max_model_len - prompt_tokens),
+        field));
   }
 }
 

@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "llmserve/api/api_error.h"
+#include "llmserve/api/generate_api.h"
+#include "llmserve/engine/sampling_params.h"
+#include "llmserve/tokenizer/tokenizer.h"
 
 namespace llmserve::api::detail {
 
@@ -54,5 +57,22 @@ const std::string& read_prompt_text(const json& value, std::string_view name,
 // Token ids as a prompt or for /detokenize: each in [0, vocab_size).
 void require_token_ids(const std::vector<std::int32_t>& ids, std::string_view name,
                        std::int32_t vocab_size);
+
+bool is_known_field(std::string_view name, std::span<const std::string_view> accepted);
+
+// engine::validate, its InvalidParameter turned into a 400 naming the field.
+void validate_params(const engine::SamplingParams& params, std::int32_t vocab_size);
+
+// A prompt given as a string (tokenized, special tokens parsed) or as token ids; checked to be
+// non-empty, within the byte limit and the vocabulary.
+std::vector<std::int32_t> prompt_ids(const json& prompt, std::string_view name,
+                                     const tokenizer::Tokenizer& tokenizer,
+                                     const ApiLimits& limits);
+
+// prompt + max_tokens must fit in max_model_len, with room for one output token at least. The
+// message gives the numbers; `max_tokens_field` is the field the client set (empty when it took
+// the default), named as the error's param.
+void check_context_fits(std::size_t prompt_tokens, std::int32_t max_tokens,
+                        std::string_view max_tokens_field, const ApiLimits& limits);
 
 }  // namespace llmserve::api::detail

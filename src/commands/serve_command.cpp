@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "llmserve/backend/backend_factory.h"
+#include "llmserve/common/error.h"
 #include "llmserve/engine/engine.h"
 #include "llmserve/model/model_runner.h"
 #include "llmserve/server/server.h"
@@ -29,6 +30,20 @@ int run(const config::ServeOptions& options) {
   info.backend = std::string(backend->name());
   info.kv_blocks = plan.num_blocks;
   info.block_size = plan.block_size;
+  info.created = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  try {
+    info.chat_template = tokenizer::ChatTemplate::from_directory(dir);
+    if (!info.chat_template)
+      info.chat_template_problem = "tokenizer_config.json has no chat_template";
+  } catch (const Error& e) {
+    info.chat_template_problem = e.what();
+  }
+  if (!info.chat_template) {
+    spdlog::warn("no chat template: {}; /v1/chat/completions will answer 400",
+                 info.chat_template_problem);
+  }
   server::Server server(options.server, engine, tokenizer, info);
   spdlog::info(
       "serving {} ({}, {} on {}) as '{}' in {:.2f} s: KV cache {} blocks x {} tokens = {} tokens "

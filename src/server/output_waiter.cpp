@@ -20,19 +20,22 @@ struct OutputWaiter::Link {
   std::weak_ptr<Wake> wake;
 };
 
-OutputWaiter::OutputWaiter(asio::any_io_executor executor, engine::RequestHandle handle)
+OutputWaiter::OutputWaiter(asio::any_io_executor executor,
+                           std::vector<engine::RequestHandle> handles)
     : wake_(std::make_shared<Wake>(executor)),
       link_(std::make_shared<Link>()),
-      handle_(std::move(handle)) {
+      handles_(std::move(handles)) {
   link_->executor = std::move(executor);
   link_->wake = wake_;
-  handle_.on_ready([link = link_] {
-    std::lock_guard lock(link->mutex);
-    if (!link->executor) return;
-    asio::post(*link->executor, [wake = link->wake] {
-      if (auto alive = wake.lock()) alive->timer.cancel();
+  for (auto& handle : handles_) {
+    handle.on_ready([link = link_] {
+      std::lock_guard lock(link->mutex);
+      if (!link->executor) return;
+      asio::post(*link->executor, [wake = link->wake] {
+        if (auto alive = wake.lock()) alive->timer.cancel();
+      });
     });
-  });
+  }
 }
 
 OutputWaiter::~OutputWaiter() {
@@ -40,10 +43,20 @@ OutputWaiter::~OutputWaiter() {
   link_->executor.reset();
 }
 
-asio::awaitable<std::optional<engine::RequestOutput>> OutputWaiter::next(
+void OutputWaiter::abort(engine::FinishReason reason) {
+  for (auto& handle : handles_) handle.abort(reason);
+}
+
+asio::awaitable<std::optional<OutputWaiter::Tagged>> OutputWaiter::next(
     std::chrono::steady_clock::time_point deadline) {
   while (true) {
-    if (auto output = handle_.poll()) co_return output;
+    for (std::size_t i = 0; i < handles_.size(); ++i) {
+      const std::size_t source = (turn_ + i) % handles_.size();
+      if (auto output = handles_[source].poll()) {
+        turn_ = source + 1;
+        co_return Tagged{source, std::move(*output)};
+      }
+    }
     wake_->timer.expires_at(deadline);
     auto [ec] = co_await wake_->timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (!ec) co_return std::nullopt;  // the deadline; a cancel means output arrived

@@ -1,7 +1,8 @@
 #pragma once
-// Awaits a request's outputs from a session coroutine. The engine thread's notification posts a
-// wake-up to the session's strand; the coroutine always polls before it sleeps, and both run on
-// that strand, so no wake-up is lost.
+// Awaits the outputs of one or more engine requests (one per prompt of an API call) from a
+// session coroutine. The engine thread's notification posts a wake-up to the session's strand;
+// the coroutine always polls before it sleeps, and both run on that strand, so no wake-up is
+// lost.
 //
 // The engine keeps (and finally destroys) the notification for as long as it keeps the request,
 // which can be after this waiter, its session and even the io_context are gone (a request
@@ -13,6 +14,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "llmserve/engine/request_handle.h"
 
@@ -20,23 +23,30 @@ namespace llmserve::server {
 
 class OutputWaiter {
  public:
-  OutputWaiter(boost::asio::any_io_executor executor, engine::RequestHandle handle);
+  OutputWaiter(boost::asio::any_io_executor executor, std::vector<engine::RequestHandle> handles);
   ~OutputWaiter();  // on the strand
   OutputWaiter(const OutputWaiter&) = delete;
   OutputWaiter& operator=(const OutputWaiter&) = delete;
 
-  // The next output (everything new, coalesced), or nullopt when `deadline` passes first.
-  boost::asio::awaitable<std::optional<engine::RequestOutput>> next(
+  struct Tagged {
+    std::size_t source;  // which handle
+    engine::RequestOutput output;
+  };
+  // The next output of any handle (everything new of that handle, coalesced; the handles take
+  // turns), or nullopt when `deadline` passes first.
+  boost::asio::awaitable<std::optional<Tagged>> next(
       std::chrono::steady_clock::time_point deadline);
 
-  engine::RequestHandle& handle() { return handle_; }
+  std::span<engine::RequestHandle> handles() { return handles_; }
+  void abort(engine::FinishReason reason = engine::FinishReason::kAbort);
 
  private:
   struct Wake;
   struct Link;
   std::shared_ptr<Wake> wake_;  // touched on the strand only
   std::shared_ptr<Link> link_;
-  engine::RequestHandle handle_;
+  std::vector<engine::RequestHandle> handles_;
+  std::size_t turn_ = 0;  // the handle polled first next time
 };
 
 }  // namespace llmserve::server

@@ -25,6 +25,9 @@ constexpr std::array kRoutes{
     Route{http::verb::get, "/metrics", handle_metrics, true},
     Route{http::verb::post, "/tokenize", handle_tokenize, true},
     Route{http::verb::post, "/detokenize", handle_detokenize, true},
+    Route{http::verb::get, "/v1/models", handle_v1_models, true},
+    Route{http::verb::post, "/v1/completions", handle_completions, true},
+    Route{http::verb::post, "/v1/chat/completions", handle_chat_completions, true},
 };
 
 bool authorized(const Exchange& ex, const ServerContext& ctx) {

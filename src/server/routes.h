@@ -16,5 +16,8 @@ boost::asio::awaitable<bool> handle_models(Exchange& ex, ServerContext& ctx);
 boost::asio::awaitable<bool> handle_metrics(Exchange& ex, ServerContext& ctx);
 boost::asio::awaitable<bool> handle_tokenize(Exchange& ex, ServerContext& ctx);
 boost::asio::awaitable<bool> handle_detokenize(Exchange& ex, ServerContext& ctx);
+boost::asio::awaitable<bool> handle_v1_models(Exchange& ex, ServerContext& ctx);
+boost::asio::awaitable<bool> handle_completions(Exchange& ex, ServerContext& ctx);
+boost::asio::awaitable<bool> handle_chat_completions(Exchange& ex, ServerContext& ctx);
 
 }  // namespace llmserve::server

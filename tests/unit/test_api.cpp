@@ -213,11 +213,11 @@ TEST(ParseGenerateRequest, LongUnknownFieldNameIsCutAtACharacterBoundary) {
 
 TEST(ParseGenerateRequest, ContextLengthMessagesGiveTheNumbers) {
   EXPECT_EQ(parse_error(R"({"prompt": ")" + prompt_of(20) + R"(", "max_tokens": 13})").message,
-            "prompt (20 tokens) + max_tokens (13) = 33 exceeds max_model_len 32; max_tokens can "
-            "be at most 12 for this prompt");
+            "This model's maximum context length is 32 tokens: prompt (20 tokens) + max_tokens "
+            "(13) = 33 exceeds it; max_tokens can be at most 12 for this prompt");
   EXPECT_EQ(parse_error(R"({"prompt": ")" + prompt_of(20) + R"("})").message,
-            "prompt (20 tokens) + max_tokens (16, the default) = 36 exceeds max_model_len 32; "
-            "max_tokens can be at most 12 for this prompt");
+            "This model's maximum context length is 32 tokens: prompt (20 tokens) + max_tokens "
+            "(16, the default) = 36 exceeds it; max_tokens can be at most 12 for this prompt");
   EXPECT_EQ(parse_error(R"({"prompt": ")" + prompt_of(40) + R"("})").message,
             "prompt is 40 tokens; max_model_len is 32, so the prompt must be at most 31 tokens to "
             "leave room for output");

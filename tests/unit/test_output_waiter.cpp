@@ -30,25 +30,34 @@ class OutputWaiterTest : public ::testing::Test, public engine::testing::EngineT
   config::EngineConfig config;
 };
 
-TEST_F(OutputWaiterTest, EngineOutputsWakeTheCoroutineUntilTheLast) {
+// Two requests of one call (two prompts): every output arrives tagged with its request, until
+// both have finished.
+TEST_F(OutputWaiterTest, EngineOutputsWakeTheCoroutineUntilEveryRequestEnds) {
   engine::Engine engine(*runner, *tokenizer, config);
   asio::io_context io;
-  std::size_t tokens = 0;
-  bool finished = false;
+  std::size_t tokens[2] = {0, 0};
+  int finished = 0;
   asio::co_spawn(
       asio::make_strand(io),
       [&]() -> asio::awaitable<void> {
-        OutputWaiter waiter(co_await asio::this_coro::executor, engine.submit(request(12)));
+        std::vector<engine::RequestHandle> handles{engine.submit(request(12)),
+                                                   engine.submit(request(5))};
+        OutputWaiter waiter(co_await asio::this_coro::executor, std::move(handles));
         const auto far = Clock::now() + std::chrono::seconds(60);
-        while (auto output = co_await waiter.next(far)) {
-          for (const auto& choice : output->choices) tokens += choice.token_ids.size();
-          if ((finished = output->finished)) break;
+        while (finished < 2) {
+          auto tagged = co_await waiter.next(far);
+          if (!tagged) break;  // the deadline: fails below
+          for (const auto& choice : tagged->output.choices) {
+            tokens[tagged->source] += choice.token_ids.size();
+          }
+          finished += tagged->output.finished ? 1 : 0;
         }
       },
       asio::detached);
   io.run();
-  EXPECT_TRUE(finished);
-  EXPECT_EQ(tokens, 12u);
+  EXPECT_EQ(finished, 2);
+  EXPECT_EQ(tokens[0], 12u);
+  EXPECT_EQ(tokens[1], 5u);
 }
 
 TEST_F(OutputWaiterTest, DeadlineEndsTheWaitWithoutOutput) {
@@ -58,7 +67,8 @@ TEST_F(OutputWaiterTest, DeadlineEndsTheWaitWithoutOutput) {
   asio::co_spawn(
       asio::make_strand(io),
       [&]() -> asio::awaitable<void> {
-        OutputWaiter waiter(co_await asio::this_coro::executor, core.submit(request(4)));
+        std::vector<engine::RequestHandle> handles{core.submit(request(4))};
+        OutputWaiter waiter(co_await asio::this_coro::executor, std::move(handles));
         timed_out = !(co_await waiter.next(Clock::now() + std::chrono::milliseconds(20)));
       },
       asio::detached);
@@ -73,11 +83,11 @@ TEST_F(OutputWaiterTest, RequestMayOutliveTheWaiterAndTheIoContext) {
   std::optional<engine::RequestHandle> handle;
   {
     asio::io_context io;
-    OutputWaiter waiter(asio::make_strand(io), core.submit(request(8)));
-    handle = waiter.handle();
+    OutputWaiter waiter(asio::make_strand(io), {core.submit(request(8))});
+    handle = waiter.handles().front();
     ASSERT_TRUE(core.step());  // the prompt: blocks held, a notification posted to the strand
     EXPECT_GT(core.block_manager().num_used_blocks(), 0);
-    waiter.handle().abort();
+    waiter.abort();
   }
   while (core.step()) {
   }
