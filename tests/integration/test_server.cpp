@@ -1,4 +1,4 @@
-// `llmserve serve` on loopback with the tiny GPT-2: every route, strict SSE framing, malformed
+// `llmserve serve` on loopback with the tiny checkpoints: every route, strict SSE framing, malformed
 // input, limits, overload, disconnects, graceful shutdown, and /generate against `generate`.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -338,6 +338,58 @@ TEST(Server, TokenizeAndDetokenize) {
   EXPECT_EQ(text["prompt"], "Hello world");
   EXPECT_EQ(http_request(server->port(), "POST", "/detokenize", R"({"tokens": [99999999]})").status,
             400u);
+  expect_clean_exit(*server);
+}
+
+// The OpenAI routes over the wire, framed strictly: a chat stream (role chunks, content, one
+// finish per choice, the usage chunk, [DONE]) whose text equals the plain answer; a two-prompt
+// completion stream dropped after its first chunk frees every block.
+TEST(Server, OpenAiChatStreamsStrictlyAndCompletionsFreeBlocksOnDisconnect) {
+  auto server = start({"--served-model-name", "tiny"}, "qwen2-f32");
+  const std::string chat =
+      R"({"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6,
+          "temperature": 0, "ignore_eos": true)";
+  const auto plain = http_request(server->port(), "POST", "/v1/chat/completions", chat + "}");
+  ASSERT_EQ(plain.status, 200u) << plain.body;
+  const auto answer = plain.json();
+  EXPECT_EQ(answer["object"], "chat.completion");
+  EXPECT_EQ(answer["usage"]["completion_tokens"], 6);
+  const auto streamed =
+      sse_request(server->port(), "/v1/chat/completions",
+                  chat + R"(, "stream": true, "n": 2, "stream_options": {"include_usage": true}})");
+  ASSERT_TRUE(streamed.done) << streamed.error;
+  ASSERT_GE(streamed.events.size(), 4u);
+  std::string text0;
+  int finishes = 0;
+  for (std::size_t i = 0; i + 1 < streamed.events.size(); ++i) {
+    const auto& chunk = streamed.events[i];
+    EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+    EXPECT_EQ(chunk["id"], streamed.events.front()["id"]);
+    const auto& choice = chunk["choices"][0];
+    if (i < 2) {
+      EXPECT_EQ(choice["delta"]["role"], "assistant");
+    }
+    if (choice["index"] == 0 && choice["delta"].contains("content")) {
+      text0 += choice["delta"]["content"].get<std::string>();
+    }
+    if (!choice["finish_reason"].is_null()) ++finishes;
+  }
+  EXPECT_EQ(text0, answer["choices"][0]["message"]["content"]);
+  EXPECT_EQ(finishes, 2);
+  const auto& usage_chunk = streamed.events.back();
+  EXPECT_TRUE(usage_chunk["choices"].empty());
+  EXPECT_EQ(usage_chunk["usage"]["completion_tokens"], 12);
+
+  const auto dropped = sse_request(
+      server->port(), "/v1/completions",
+      R"({"model": "tiny", "prompt": ["a", "b"], "max_tokens": 200, "ignore_eos": true,
+          "stream": true})",
+      1);
+  EXPECT_EQ(dropped.events.size(), 1u) << dropped.error;
+  const auto summary = poll_metrics(server->port(), [](const nlohmann::json& m) {
+    return m["num_requests_running"] == 0 && m["kv_cache_usage_ratio"] == 0.0;
+  });
+  EXPECT_EQ(summary["kv_cache_usage_ratio"], 0.0);
   expect_clean_exit(*server);
 }
 
