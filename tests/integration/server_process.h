@@ -38,7 +38,7 @@ class ServerProcess {
   std::uint16_t port_ = 0;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::string log_;         // guarded by mutex_
+  std::string log_;             // guarded by mutex_
   bool stderr_closed_ = false;  // guarded by mutex_
   std::jthread reader_;
 };

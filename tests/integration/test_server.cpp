@@ -1,5 +1,6 @@
-// `llmserve serve` on loopback with the tiny checkpoints: every route, strict SSE framing, malformed
-// input, limits, overload, disconnects, graceful shutdown, and /generate against `generate`.
+// `llmserve serve` on loopback with the tiny checkpoints: every route, strict SSE framing,
+// malformed input, limits, overload, disconnects, graceful shutdown, and /generate against
+// `generate`.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -294,7 +295,7 @@ TEST(Server, TimeoutsAnswer504OrEndTheStreamAnd503InTheQueue) {
   EXPECT_EQ(summary["kv_cache_usage_ratio"], 0.0);
   EXPECT_NE(http_request(server->port(), "GET", "/metrics")
                 .body.find("llmserve_requests_rejected_total{reason=\"queue_timeout\"} " +
-                                 std::to_string(refused) + "\n"),
+                           std::to_string(refused) + "\n"),
             std::string::npos);
   expect_clean_exit(*server);
 }
@@ -380,11 +381,11 @@ TEST(Server, OpenAiChatStreamsStrictlyAndCompletionsFreeBlocksOnDisconnect) {
   EXPECT_TRUE(usage_chunk["choices"].empty());
   EXPECT_EQ(usage_chunk["usage"]["completion_tokens"], 12);
 
-  const auto dropped = sse_request(
-      server->port(), "/v1/completions",
-      R"({"model": "tiny", "prompt": ["a", "b"], "max_tokens": 200, "ignore_eos": true,
+  const auto dropped =
+      sse_request(server->port(), "/v1/completions",
+                  R"({"model": "tiny", "prompt": ["a", "b"], "max_tokens": 200, "ignore_eos": true,
           "stream": true})",
-      1);
+                  1);
   EXPECT_EQ(dropped.events.size(), 1u) << dropped.error;
   const auto summary = poll_metrics(server->port(), [](const nlohmann::json& m) {
     return m["num_requests_running"] == 0 && m["kv_cache_usage_ratio"] == 0.0;

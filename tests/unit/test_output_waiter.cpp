@@ -1,8 +1,6 @@
 // The bridge from the engine thread to a session's strand: outputs wake the waiting coroutine,
 // a deadline ends the wait, and a request that outlives its waiter and the io_context (aborted
 // just before the server shut down) is finished by the engine without touching either.
-#include "output_waiter.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -14,6 +12,7 @@
 
 #include "engine_harness.h"
 #include "llmserve/engine/engine.h"
+#include "output_waiter.h"
 
 namespace llmserve::server {
 namespace {

@@ -2,8 +2,6 @@
 // mistake a stale readiness report for a close, nor block its I/O thread on one: with several
 // I/O threads the reactor can report bytes that a read has already taken (a server stream
 // stalled until its client gave up, 1 run in 20 of the disconnect storm on 2 cores).
-#include "http_io.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +11,8 @@
 #include <chrono>
 #include <future>
 #include <thread>
+
+#include "http_io.h"
 
 namespace llmserve::server {
 namespace {
