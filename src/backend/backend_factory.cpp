@@ -18,6 +18,14 @@ int cuda_device_count() {
 #endif
 }
 
+std::optional<std::int64_t> cuda_device_total_memory([[maybe_unused]] int device) {
+#ifdef LLMSERVE_HAS_CUDA
+  if (device < 0 || device >= cuda::device_count()) return std::nullopt;
+  if (auto bytes = cuda::device_total_memory(device)) return static_cast<std::int64_t>(*bytes);
+#endif
+  return std::nullopt;
+}
+
 std::unique_ptr<Backend> make_backend(std::string_view device) {
   if (device == "cpu") return make_cpu_backend();
   if (device == "auto") {

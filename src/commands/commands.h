@@ -8,5 +8,6 @@ namespace llmserve::commands {
 int run(const config::ServeOptions& options);
 int run(const config::GenerateOptions& options);
 int run(const config::TokenizeOptions& options);
+int run(const config::KvPlanOptions& options);
 
 }  // namespace llmserve::commands

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <limits>
 
 #include "llmserve/common/error.h"
 
@@ -18,18 +19,26 @@ void add_common(CLI::App& command, CommonOptions& options) {
       .add_option("--model", options.model_dir,
                   "Hugging Face model directory (config.json, *.safetensors, tokenizer files)")
       ->default_str(default_model_dir().string());
-  command.add_option("--device", options.device, "auto | cpu | cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
   command.add_option("--log-level", options.log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
 }
 
-void add_engine_options(CLI::App& command, EngineConfig& config) {
-  command.add_option("--block-size", config.block_size, "KV cache block size in tokens")
+// Not for kv-plan, whose budget flags say which memory it plans for.
+void add_device(CLI::App& command, CommonOptions& options) {
+  command.add_option("--device", options.device, "auto | cpu | cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+void add_block_size(CLI::App& command, std::int32_t& block_size) {
+  command.add_option("--block-size", block_size, "KV cache block size in tokens")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+}
+
+void add_engine_options(CLI::App& command, EngineConfig& config) {
+  add_block_size(command, config.block_size);
   command
       .add_option("--kv-cache-memory", config.kv_cache_memory,
                   "KV cache budget on the CPU backend, e.g. 512MiB, 4GiB")
@@ -122,6 +131,44 @@ void add_sampling_options(CLI::App& command, engine::SamplingParams& params) {
   command.add_option("--logprobs", params.logprobs, "Top-K logprobs per generated token");
 }
 
+CLI::App* add_kv_plan(CLI::App& app, KvPlanOptions& options) {
+  auto* plan = app.add_subcommand(
+      "kv-plan",
+      "Weights memory, KV bytes per token and concurrent sequences per context length for a "
+      "memory budget (reads config.json only)");
+  add_common(*plan, options.common);
+  plan->add_option("--memory", options.memory_bytes,
+                   "Memory for weights + KV cache, e.g. 16GiB, 80GB")
+      ->transform(CLI::AsSizeValue(true))
+      ->excludes(plan->add_option("--gpu-memory-utilization", options.gpu_memory_utilization,
+                                  "Or this fraction, in (0, 1], of CUDA device 0's memory"));
+  plan->add_option("--dtype", options.dtype,
+                   "Weights and KV dtype; auto: bfloat16 with --gpu-memory-utilization (the CUDA "
+                   "backend's), float32 with --memory (the CPU backend's)")
+      ->check(CLI::IsMember({"auto", "float32", "bfloat16", "float16"}))
+      ->capture_default_str();
+  add_block_size(*plan, options.block_size);
+  plan->add_option("--context", options.context_lens, "Context lengths to plan for, e.g. 512,4096")
+      ->delimiter(',')
+      ->check(CLI::Range(1, std::numeric_limits<std::int32_t>::max()))
+      ->capture_default_str();
+  plan->add_flag("--json", options.json, "Print one JSON object instead of the table");
+  return plan;
+}
+
+void check_kv_plan(const KvPlanOptions& options) {
+  if (!options.memory_bytes && !options.gpu_memory_utilization) {
+    throw CLI::RequiredError("--memory or --gpu-memory-utilization");
+  }
+  if (options.memory_bytes && *options.memory_bytes < 1) {
+    throw CLI::ValidationError("--memory", "must be a positive number of bytes");
+  }
+  const auto utilization = options.gpu_memory_utilization;
+  if (utilization && !(*utilization > 0.0 && *utilization <= 1.0)) {  // NaN fails too
+    throw CLI::ValidationError("--gpu-memory-utilization", "must be in (0, 1]");
+  }
+}
+
 }  // namespace
 
 std::filesystem::path default_model_dir() { return LLMSERVE_DEFAULT_MODEL_DIR; }
@@ -137,6 +184,7 @@ Command parse_command_line(int argc, char** argv) {
   auto* gen = app.add_subcommand(
       "generate", "Generate continuations offline, through the engine (one prompt or a batch)");
   add_common(*gen, generate.common);
+  add_device(*gen, generate.common);
   add_engine_options(*gen, generate.engine);
   add_sampling_options(*gen, generate.sampling);
   auto* prompt = gen->add_option("--prompt", generate.prompt, "Prompt text");
@@ -157,6 +205,7 @@ Command parse_command_line(int argc, char** argv) {
   serve.common.model_dir = default_model_dir();
   auto* srv = app.add_subcommand("serve", "Serve the model over HTTP (the default)");
   add_common(*srv, serve.common);
+  add_device(*srv, serve.common);
   add_engine_options(*srv, serve.engine);
   add_server_options(*srv, serve.server);
 
@@ -164,12 +213,18 @@ Command parse_command_line(int argc, char** argv) {
   tokenize.common.model_dir = default_model_dir();
   auto* tok = app.add_subcommand("tokenize", "Read UTF-8 text on stdin, print {\"ids\": [...]}");
   add_common(*tok, tokenize.common);
+  add_device(*tok, tokenize.common);
+
+  KvPlanOptions kv_plan;
+  kv_plan.common.model_dir = default_model_dir();
+  auto* plan = add_kv_plan(app, kv_plan);
 
   // Without a subcommand the flags are serve's.
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool named =
-      !args.empty() && (args[0] == "serve" || args[0] == "generate" || args[0] == "tokenize" ||
-                        args[0] == "--help" || args[0] == "-h" || args[0] == "--version");
+      !args.empty() &&
+      (args[0] == "serve" || args[0] == "generate" || args[0] == "tokenize" ||
+       args[0] == "kv-plan" || args[0] == "--help" || args[0] == "-h" || args[0] == "--version");
   if (!named) args.insert(args.begin(), "serve");
   std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   try {
@@ -182,6 +237,7 @@ Command parse_command_line(int argc, char** argv) {
       throw CLI::ValidationError("--temperature", "must be a finite number");
     }
     if (gen->parsed()) check_options(generate.engine);
+    if (plan->parsed()) check_kv_plan(kv_plan);
     if (srv->parsed()) {
       check_options(serve.engine);
       check_options(serve.server);
@@ -194,6 +250,7 @@ Command parse_command_line(int argc, char** argv) {
   }
   if (gen->parsed()) return generate;
   if (tok->parsed()) return tokenize;
+  if (plan->parsed()) return kv_plan;
   return serve;
 }
 

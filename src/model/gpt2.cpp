@@ -34,4 +34,18 @@ ModelWeights load_gpt2_weights(const WeightReader& reader, const ModelSpec& spec
   return weights;
 }
 
+// The tensors above, term by term; change both together.
+std::int64_t gpt2_parameter_count(const ModelSpec& spec) {
+  const std::int64_t hidden = spec.hidden_size;
+  const std::int64_t inner = spec.intermediate_size;
+  const std::int64_t per_layer = 2 * hidden                                       // ln_1
+                                 + (hidden + 1) * 3 * hidden                      // attn.c_attn
+                                 + (hidden + 1) * hidden                          // attn.c_proj
+                                 + 2 * hidden                                     // ln_2
+                                 + (hidden + 1) * inner                           // mlp.c_fc
+                                 + (inner + 1) * hidden;                          // mlp.c_proj
+  return (std::int64_t{spec.vocab_size} + spec.max_position_embeddings) * hidden  // wte, wpe
+         + spec.num_layers * per_layer + 2 * hidden;                              // ln_f
+}
+
 }  // namespace llmserve::model

@@ -20,4 +20,12 @@ ModelWeights load_model_weights(const std::filesystem::path& dir, const ModelSpe
   return weights;
 }
 
+std::int64_t parameter_count(const ModelSpec& spec) {
+  const std::int64_t body = spec.architecture == Architecture::kGpt2 ? gpt2_parameter_count(spec)
+                                                                     : qwen2_parameter_count(spec);
+  const std::int64_t head =
+      spec.tie_word_embeddings ? 0 : std::int64_t{spec.vocab_size} * spec.hidden_size;
+  return body + head;
+}
+
 }  // namespace llmserve::model

@@ -43,4 +43,20 @@ ModelWeights load_qwen2_weights(const WeightReader& reader, const ModelSpec& spe
   return weights;
 }
 
+// The tensors above, term by term; change both together.
+std::int64_t qwen2_parameter_count(const ModelSpec& spec) {
+  const std::int64_t hidden = spec.hidden_size;
+  const std::int64_t qkv = spec.q_size() + 2 * std::int64_t{spec.kv_size()};
+  const std::int64_t inner = spec.intermediate_size;
+  const std::int64_t per_layer = hidden                        // input_layernorm
+                                 + qkv * hidden                // q/k/v_proj
+                                 + (spec.qkv_bias ? qkv : 0)   // their biases
+                                 + hidden * spec.q_size()      // o_proj
+                                 + (spec.o_bias ? hidden : 0)  // its bias
+                                 + hidden                      // post_attention_layernorm
+                                 + 3 * inner * hidden;         // gate/up/down_proj
+  return std::int64_t{spec.vocab_size} * hidden                // embed_tokens
+         + spec.num_layers * per_layer + hidden;               // norm
+}
+
 }  // namespace llmserve::model

@@ -14,6 +14,17 @@ TEST(CudaDevice, DiscoveryAgreesWithFactory) {
   for (int d = 0; d < cuda::device_count(); ++d) EXPECT_FALSE(cuda::device_name(d).empty());
 }
 
+// kv-plan's --gpu-memory-utilization budget.
+TEST(CudaDevice, TotalMemory) {
+  EXPECT_EQ(cuda_device_total_memory(-1), std::nullopt);
+  EXPECT_EQ(cuda_device_total_memory(cuda::device_count()), std::nullopt);
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device present";
+  const auto total = cuda::device_total_memory(0);
+  ASSERT_TRUE(total.has_value());
+  EXPECT_GT(*total, std::size_t{1} << 30);
+  EXPECT_EQ(cuda_device_total_memory(0), static_cast<std::int64_t>(*total));
+}
+
 TEST(CudaDevice, AutoFallsBackToCpuUntilTheCudaBackendExists) {
   EXPECT_EQ(make_backend("auto")->name(), "cpu");
   EXPECT_THROW(make_backend("cuda"), Error);

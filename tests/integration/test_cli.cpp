@@ -1,5 +1,6 @@
-// The real llmserve binary: exit codes and one-line errors for bad usage and bad models, and
-// `generate --json` checked token by token against the independent reference.
+// The real llmserve binary: exit codes and one-line errors for bad usage and bad models,
+// `generate --json` checked token by token against the independent reference, and kv-plan's
+// numbers for a real model's config.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -11,6 +12,9 @@
 #include <string>
 
 #include "../model/reference_runner.h"
+#include "../unit/real_model_configs.h"
+#include "../unit/temp_dir.h"
+#include "llmserve/backend/backend_factory.h"
 
 namespace {
 
@@ -50,6 +54,13 @@ RunResult run(const std::string& args, const std::string& stdin_text = "") {
 
 std::string fixture(const char* name) { return (fs::path(LLMSERVE_FIXTURES_DIR) / name).string(); }
 
+// Exit code 2 and one line on stderr.
+void expect_usage_error(const std::string& args) {
+  const auto r = run(args);
+  EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+}
+
 TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   for (const std::string& args : std::vector<std::string>{
            "generate --no-such-flag", "generate --model", "frobnicate",
@@ -59,9 +70,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
            "generate --prompt hi --temperature nan", "generate --prompt hi --temperature -1",
            "generate --prompt hi --max-num-seqs 16 --max-num-batched-tokens 8",
            "generate --prompt hi --kv-cache-memory lots"}) {
-    const auto r = run(args);
-    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    expect_usage_error(args);
   }
 }
 
@@ -175,6 +184,100 @@ TEST(Cli, PromptsFileBatchesAndMatchesSingleRuns) {
     EXPECT_EQ(lines[i]["token_ids"], nlohmann::json::parse(single.out)["token_ids"]) << i;
   }
   fs::remove(file);
+}
+
+// kv-plan reads only config.json: the real Qwen2.5-1.5B-Instruct one, and the numbers
+// test_kv_cache_plan works out by hand for it.
+class KvPlan : public ::testing::Test {
+ protected:
+  KvPlan() {
+    llmserve::testing::write_model_config(dir_.path(), llmserve::testing::kQwen25_1_5BConfig);
+  }
+  RunResult kv_plan(const std::string& args) {
+    return run("kv-plan --model " + dir_.path().string() + " " + args);
+  }
+
+  llmserve::testing::TempDir dir_{"llmserve-cli-kv-plan"};
+};
+
+// Neither or both budgets, and out-of-range values.
+TEST(Cli, KvPlanUsageErrorsExitTwo) {
+  for (const std::string& args : std::vector<std::string>{
+           "kv-plan", "kv-plan --memory 16GiB --gpu-memory-utilization 0.9",
+           "kv-plan --gpu-memory-utilization 0", "kv-plan --gpu-memory-utilization 1.5",
+           "kv-plan --gpu-memory-utilization nan", "kv-plan --memory 0", "kv-plan --memory lots",
+           "kv-plan --memory 1GiB --context 0,512", "kv-plan --memory 1GiB --block-size 0",
+           "kv-plan --memory 1GiB --dtype int8"}) {
+    expect_usage_error(args);
+  }
+}
+
+TEST_F(KvPlan, Json) {
+  const auto r = kv_plan("--memory 16GiB --dtype bfloat16 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["architecture"], "Qwen2ForCausalLM");
+  EXPECT_EQ(out["dtype"], "bfloat16");
+  EXPECT_EQ(out["num_parameters"], 1'543'714'304);
+  EXPECT_EQ(out["weights_bytes"], 3'087'428'608);
+  EXPECT_EQ(out["memory_bytes"], 17'179'869'184);
+  EXPECT_EQ(out["kv_budget_bytes"], 14'092'440'576);
+  EXPECT_EQ(out["kv_bytes_per_token"], 28'672);
+  EXPECT_EQ(out["block_size"], 16);
+  EXPECT_EQ(out["kv_bytes_per_block"], 458'752);
+  EXPECT_EQ(out["num_blocks"], 30'719);
+  EXPECT_EQ(out["num_tokens"], 491'504);
+  EXPECT_EQ(out["contexts"], nlohmann::json::parse(R"([
+      {"context_len": 512, "blocks_per_seq": 32, "max_num_seqs": 959,
+       "beyond_max_position_embeddings": false},
+      {"context_len": 2048, "blocks_per_seq": 128, "max_num_seqs": 239,
+       "beyond_max_position_embeddings": false},
+      {"context_len": 8192, "blocks_per_seq": 512, "max_num_seqs": 59,
+       "beyond_max_position_embeddings": false},
+      {"context_len": 32768, "blocks_per_seq": 2048, "max_num_seqs": 14,
+       "beyond_max_position_embeddings": false}])"));
+}
+
+// The table holds the same numbers; --context replaces the default lengths; a --memory budget
+// plans in the CPU backend's float32 unless --dtype says otherwise.
+TEST_F(KvPlan, TableAndDefaults) {
+  auto r = kv_plan("--memory 16GiB --dtype bfloat16 --context 32768,40000");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3087428608 bytes (2.88 GiB)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("30719 (491504 tokens)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("   32768        2048        14\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("   40000        2500        12  beyond the model's 32768 positions\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("  512 "), std::string::npos) << r.out;
+
+  r = kv_plan("--memory 16GiB --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["dtype"], "float32");
+  EXPECT_EQ(out["weights_bytes"], 6'174'857'216);  // 1,543,714,304 x 4
+}
+
+TEST_F(KvPlan, RuntimeErrorsExitOne) {
+  auto r = kv_plan("--memory 2GiB --dtype bfloat16");  // the weights take 2.88 GiB
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("weights alone"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  r = kv_plan("--gpu-memory-utilization 0.5 --json");
+  if (const auto total = llmserve::backend::cuda_device_total_memory(0)) {
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto out = nlohmann::json::parse(r.out);
+    EXPECT_EQ(out["memory_bytes"], static_cast<std::int64_t>(0.5 * static_cast<double>(*total)));
+    EXPECT_EQ(out["dtype"], "bfloat16");  // what the CUDA backend computes in
+  } else {
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no CUDA device here: give --memory"), std::string::npos) << r.err;
+  }
+
+  r = run("kv-plan --model /nonexistent/dir --memory 16GiB");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/dir"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include "llmserve/common/error.h"
 #include "llmserve/common/file.h"
 #include "llmserve/model/model_runner.h"
+#include "llmserve/model/model_weights.h"
+#include "llmserve/model/safetensors.h"
 
 namespace llmserve::model {
 namespace {
@@ -106,6 +108,34 @@ TEST_F(ModelLoadingTest, MissingWeightsAndConfig) {
   EXPECT_NE(load_error().find("config.json not found"), std::string::npos);
   fs::remove_all(dir_);
   EXPECT_NE(load_error().find("does not exist"), std::string::npos);
+}
+
+// GPT-2 checkpoints, the real one included, also hold each layer's causal mask (h.N.attn.bias):
+// a buffer, not a parameter, which the loader does not read.
+bool is_gpt2_mask_buffer(std::string_view name) {
+  return name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias");
+}
+
+// parameter_count states each architecture's tensors a second time, beside its loader: it must
+// agree with every fixture checkpoint (GPT-2; Qwen2 and Llama, untied, with and without biases),
+// each of which holds the tensors its loader reads and, for GPT-2, mask buffers.
+TEST(ParameterCount, EqualsTheValuesOfEveryFixture) {
+  int fixtures = 0;
+  for (const auto& entry : fs::directory_iterator(LLMSERVE_FIXTURES_DIR)) {
+    // Hidden entries are fixtures being generated.
+    if (entry.path().filename().string().starts_with('.') ||
+        !fs::exists(entry.path() / "config.json")) {
+      continue;
+    }
+    const Checkpoint checkpoint = Checkpoint::open(entry.path());
+    std::int64_t values = 0;
+    for (const auto& name : checkpoint.tensor_names()) {
+      if (!is_gpt2_mask_buffer(name)) values += checkpoint.find(name)->info->num_elements();
+    }
+    EXPECT_EQ(parameter_count(load_model_spec(entry.path())), values) << entry.path();
+    ++fixtures;
+  }
+  EXPECT_GE(fixtures, 6);
 }
 
 }  // namespace

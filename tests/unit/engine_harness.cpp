@@ -1,5 +1,7 @@
 #include "engine_harness.h"
 
+#include "llmserve/engine/kv_cache_plan.h"
+
 namespace llmserve::engine::testing {
 
 void accumulate(RequestOutput&& output, JobResult& result, bool& finished) {
@@ -80,9 +82,7 @@ std::vector<JobResult> EngineTestBase::run_jobs(const std::vector<Job>& jobs,
 }
 
 std::int64_t EngineTestBase::kv_bytes(std::int32_t blocks, std::int32_t block_size) const {
-  const auto& spec = runner->spec();
-  return std::int64_t{2} * spec.num_layers * block_size * spec.num_kv_heads * spec.head_dim * 4 *
-         blocks;
+  return kv_bytes_per_token(runner->spec(), 4) * block_size * blocks;
 }
 
 SamplingParams EngineTestBase::greedy(std::int32_t max_tokens) {

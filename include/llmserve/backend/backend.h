@@ -28,11 +28,6 @@ struct KvCacheLayout {
   std::int32_t num_heads = 0;  // query heads; a multiple of num_kv_heads (GQA)
   std::int32_t num_kv_heads = 0;
   std::int32_t head_dim = 0;
-
-  std::int64_t bytes_per_block(std::size_t dtype_bytes) const {
-    return std::int64_t{2} * num_layers * block_size * num_kv_heads * head_dim *
-           static_cast<std::int64_t>(dtype_bytes);
-  }
 };
 
 class Backend {

@@ -44,12 +44,24 @@ struct TokenizeOptions {
   CommonOptions common;
 };
 
+// `kv-plan`: what a memory budget holds for a model (engine::plan_memory), from config.json alone.
+// Exactly one of memory_bytes and gpu_memory_utilization is set.
+struct KvPlanOptions {
+  CommonOptions common;                          // its device is not used
+  std::optional<std::int64_t> memory_bytes;      // --memory: weights + KV cache
+  std::optional<double> gpu_memory_utilization;  // or this fraction, in (0, 1], of CUDA device 0
+  std::string dtype = "auto";  // auto: bfloat16 on a GPU budget, float32 (the CPU backend's) else
+  std::int32_t block_size = 16;
+  std::vector<std::int32_t> context_lens = {512, 2048, 8192, 32768};
+  bool json = false;
+};
+
 // Help or --version was printed; exit with `exit_code`.
 struct Exit {
   int exit_code = 0;
 };
 
-using Command = std::variant<Exit, ServeOptions, GenerateOptions, TokenizeOptions>;
+using Command = std::variant<Exit, ServeOptions, GenerateOptions, TokenizeOptions, KvPlanOptions>;
 
 // Parses argv; without a subcommand it is `serve`. Usage errors print one line to stderr and
 // return Exit{2}.

@@ -4,6 +4,7 @@
 // projection, and a SiLU-gated MLP's gate and up are one [2 I, H] projection (gate rows first), so
 // ModelRunner issues the same GEMMs whatever the checkpoint. Optional tensors are undefined
 // Tensors (no bias in RMSNorm models, no position table with rotary embeddings).
+#include <cstdint>
 #include <filesystem>
 #include <vector>
 
@@ -34,5 +35,10 @@ struct ModelWeights {
 // uploads it. A missing tensor or a wrong shape throws llmserve::Error naming tensor and file.
 ModelWeights load_model_weights(const std::filesystem::path& dir, const ModelSpec& spec,
                                 backend::Backend& backend);
+
+// Number of values load_model_weights reads for `spec`, a tied head counted once: the size of the
+// weights without a checkpoint (kv-plan). Each architecture states its count beside its tensor
+// names, and a test checks it against every fixture checkpoint.
+std::int64_t parameter_count(const ModelSpec& spec);
 
 }  // namespace llmserve::model

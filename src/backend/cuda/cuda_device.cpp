@@ -19,4 +19,15 @@ std::string device_name(int device) {
   return props.name;
 }
 
+std::optional<std::size_t> device_total_memory(int device) {
+  // The properties rather than cudaMemGetInfo, which would create a context (taking device memory)
+  // just to answer.
+  cudaDeviceProp props{};
+  if (cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    cudaGetLastError();
+    return std::nullopt;
+  }
+  return props.totalGlobalMem;
+}
+
 }  // namespace llmserve::backend::cuda
