@@ -1,6 +1,6 @@
 # Every dependency comes from Debian 12 (scripts/setup.sh installs them); DESIGN.md section 11.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 REQUIRED)
+find_package(Boost 1.81 REQUIRED COMPONENTS url)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
