@@ -10,20 +10,11 @@ seconds="${2:-10}"
 connections="${3:-64}"
 model="${LLMSERVE_BENCH_MODEL:-$build/fixtures/gpt2-f32}"
 cmake --build "$build" --target llmserve >/dev/null
-log="$(mktemp)"
 lua="$(mktemp --suffix .lua)"
-trap 'kill "$pid" 2>/dev/null || true; rm -f "$log" "$lua"' EXIT
-OMP_WAIT_POLICY=PASSIVE "$build/src/llmserve" serve --model "$model" --port 0 \
-  --max-concurrent-requests 4096 --log-level warn 2>"$log" &
-pid=$!
-# --log-level warn hides the startup line; ask the kernel which port the process listens on.
-port=""
-for _ in $(seq 100); do
-  port="$(ss -ltnpH 2>/dev/null | awk -v p="pid=$pid," '$0 ~ p {split($4, a, ":"); print a[length(a)]}')"
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
-[[ -n "$port" ]] || { cat "$log"; exit 1; }
+source "$root/scripts/server_lib.sh"
+trap 'stop_llmserve; rm -f "$lua"' EXIT
+start_llmserve "$build/src/llmserve" "$model" --max-concurrent-requests 4096
+port="$LLMSERVE_PORT"
 cat >"$lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"prompt": [464], "max_tokens": 1, "temperature": 0}'

@@ -2,9 +2,8 @@
 // `generate --json` checked token by token against the independent reference, and kv-plan's
 // numbers for a real model's config.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,42 +13,17 @@
 #include "../model/reference_runner.h"
 #include "../unit/real_model_configs.h"
 #include "../unit/temp_dir.h"
+#include "command.h"
 #include "llmserve/backend/backend_factory.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using llmserve::testing::CommandResult;
 
-RunResult run(const std::string& args, const std::string& stdin_text = "") {
-  const auto tag = std::to_string(::getpid()) + "_" + std::to_string(std::rand());
-  const auto in = fs::temp_directory_path() / ("llmserve_cli_in_" + tag);
-  const auto err = fs::temp_directory_path() / ("llmserve_cli_err_" + tag);
-  {
-    std::FILE* f = std::fopen(in.c_str(), "w");
-    std::fputs(stdin_text.c_str(), f);
-    std::fclose(f);
-  }
-  const std::string command =
-      std::string(LLMSERVE_BINARY) + " " + args + " <" + in.string() + " 2>" + err.string();
-  RunResult result;
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
-    result.out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::FILE* f = std::fopen(err.c_str(), "r");
-  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), f)) result.err.append(buf.data(), n);
-  std::fclose(f);
-  fs::remove(in);
-  fs::remove(err);
-  return result;
+CommandResult run(const std::string& args, const std::string& stdin_text = "") {
+  return llmserve::testing::run_command(std::string(LLMSERVE_BINARY) + " " + args, stdin_text);
 }
 
 std::string fixture(const char* name) { return (fs::path(LLMSERVE_FIXTURES_DIR) / name).string(); }
@@ -193,7 +167,7 @@ class KvPlan : public ::testing::Test {
   KvPlan() {
     llmserve::testing::write_model_config(dir_.path(), llmserve::testing::kQwen25_1_5BConfig);
   }
-  RunResult kv_plan(const std::string& args) {
+  CommandResult kv_plan(const std::string& args) {
     return run("kv-plan --model " + dir_.path().string() + " " + args);
   }
 

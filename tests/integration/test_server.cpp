@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "command.h"
 #include "http_client.h"
 #include "server_process.h"
 
@@ -74,14 +75,9 @@ TEST(Server, GenerateMatchesOfflineAndStreamsStrictSse) {
                               fixture("gpt2-f32") +
                               " --prompt 'The quick brown fox' --max-tokens 8 --ignore-eos"
                               " --json --log-level off";
-  std::string offline;
-  {
-    std::FILE* pipe = ::popen(command.c_str(), "r");
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) offline.append(buf, n);
-    ASSERT_EQ(::pclose(pipe), 0);
-  }
-  EXPECT_EQ(body["text"], nlohmann::json::parse(offline)["text"]);
+  const CommandResult offline = run_command(command);
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_EQ(body["text"], nlohmann::json::parse(offline.out)["text"]);
 
   const auto streamed = sse_request(server->port(), "/generate", kGreedy8 + R"(, "stream": true})");
   EXPECT_EQ(streamed.status, 200u);
