@@ -24,5 +24,4 @@ loadgen=("$build/bench/loadgen/llmserve-loadgen" --base-url "http://127.0.0.1:$L
   --prompt-tokens "${PROMPT_TOKENS:-128}" --metrics-interval 0.1 --output "$out/concurrency.json"
 "${loadgen[@]}" --concurrency 1,8 --prompt-tokens "${PROMPT_SWEEP:-32,128,512}" \
   --metrics-interval 0 --output "$out/prompt_length.json"
-"$root/scripts/plot_results.py" "$out/concurrency.json" "$out/prompt_length.json" \
-  --label concurrency --label prompt_length --out-dir "$out"
+"$root/scripts/plot_results.py" "$out/concurrency.json" "$out/prompt_length.json" --out-dir "$out"

@@ -67,10 +67,11 @@ def save(fig, out_dir, filename, written):
     written.append(path)
 
 
-def plot_load(sweeps, mode, key, xlabel, suffix, out_dir, written, multi):
+def plot_load(sweeps, mode, key, xlabel, suffix, out_dir, written):
     lines = series(sweeps, mode, key, "prompt_tokens")
     if not lines:
         return
+    multi = len({label for label, _ in lines}) > 1  # name the file only to tell files apart
     fig, (tok, req) = plt.subplots(1, 2, figsize=(11, 4.2))
     for (label, prompt), points in lines.items():
         xs = [x for x, _ in points]
@@ -101,15 +102,18 @@ def plot_load(sweeps, mode, key, xlabel, suffix, out_dir, written, multi):
     save(fig, out_dir, f"latency_vs_{suffix}.png", written)
 
 
-def plot_prompt_length(sweeps, out_dir, written, multi):
+def plot_prompt_length(sweeps, out_dir, written):
     lines = {}
+    groups = {}
     for mode, group, fmt in (("closed_loop", "concurrency", "concurrency {}"),
                              ("poisson", "request_rate", "{} req/s")):
         for (label, level), points in series(sweeps, mode, "prompt_tokens", group).items():
             if len(points) > 1:
-                lines[name(label, multi, fmt.format(level))] = points
-    if not lines:
+                groups[(label, fmt.format(level))] = points
+    if not groups:
         return  # no sweep over prompt lengths
+    multi = len({label for label, _ in groups}) > 1
+    lines = {name(label, multi, level): points for (label, level), points in groups.items()}
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for text, points in lines.items():
         xs = [x for x, _ in points]
@@ -124,11 +128,12 @@ def plot_prompt_length(sweeps, out_dir, written, multi):
     save(fig, out_dir, "ttft_vs_prompt_length.png", written)
 
 
-def plot_kv_usage(sweeps, out_dir, written, multi):
+def plot_kv_usage(sweeps, out_dir, written):
     runs = [(label, run) for label, sweep in sweeps for run in sweep["runs"]
             if run.get("kv_cache_usage")]
     if not runs:
         return
+    multi = len({label for label, _ in runs}) > 1
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for label, run in runs:
         load = (f"concurrency {run['concurrency']}" if run["mode"] == "closed_loop"
@@ -152,14 +157,13 @@ def main():
     args = parser.parse_args()
     sweeps = load(args.results, args.label)
     os.makedirs(args.out_dir, exist_ok=True)
-    multi = len(sweeps) > 1
     written = []
     plot_load(sweeps, "closed_loop", "concurrency", "concurrent clients", "concurrency",
-              args.out_dir, written, multi)
+              args.out_dir, written)
     plot_load(sweeps, "poisson", "request_rate", "request rate (requests/s)", "request_rate",
-              args.out_dir, written, multi)
-    plot_prompt_length(sweeps, args.out_dir, written, multi)
-    plot_kv_usage(sweeps, args.out_dir, written, multi)
+              args.out_dir, written)
+    plot_prompt_length(sweeps, args.out_dir, written)
+    plot_kv_usage(sweeps, args.out_dir, written)
     if not written:
         sys.exit("nothing to plot: the results have no runs")
     for path in written:
