@@ -59,6 +59,14 @@ def name(label, multi, text):
     return f"{label}, {text}" if multi else text
 
 
+def finish_axes(*axes):
+    """Load levels and prompt lengths double from point to point: a log2 axis spaces them evenly."""
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+
+
 def save(fig, out_dir, filename, written):
     fig.tight_layout()
     path = os.path.join(out_dir, filename)
@@ -80,10 +88,7 @@ def plot_load(sweeps, mode, key, xlabel, suffix, out_dir, written):
         req.plot(xs, [r["metrics"]["requests_per_s"] for _, r in points], "o-", label=text)
     tok.set(xlabel=xlabel, ylabel="output tokens/s", title="Output throughput")
     req.set(xlabel=xlabel, ylabel="requests/s", title="Request throughput")
-    for ax in (tok, req):
-        ax.set_xscale("log", base=2)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+    finish_axes(tok, req)
     save(fig, out_dir, f"throughput_vs_{suffix}.png", written)
 
     fig, (ttft, tpot) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -95,10 +100,7 @@ def plot_load(sweeps, mode, key, xlabel, suffix, out_dir, written):
             tpot.plot(xs, [stat(r, "tpot_s", which) * 1e3 for _, r in points], style, label=text)
     ttft.set(xlabel=xlabel, ylabel="time to first token (ms)", title="TTFT")
     tpot.set(xlabel=xlabel, ylabel="time per output token (ms)", title="TPOT")
-    for ax in (ttft, tpot):
-        ax.set_xscale("log", base=2)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+    finish_axes(ttft, tpot)
     save(fig, out_dir, f"latency_vs_{suffix}.png", written)
 
 
@@ -122,9 +124,7 @@ def plot_prompt_length(sweeps, out_dir, written):
                     label=f"{text}, {which}")
     ax.set(xlabel="prompt length (tokens)", ylabel="time to first token (ms)",
            title="TTFT vs prompt length")
-    ax.set_xscale("log", base=2)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    finish_axes(ax)
     save(fig, out_dir, "ttft_vs_prompt_length.png", written)
 
 
