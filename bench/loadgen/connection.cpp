@@ -22,7 +22,9 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 http::request<http::string_body> make_request(http::verb verb, const Target& target,
                                               const std::string& path, const std::string& body) {
   http::request<http::string_body> request{verb, target.base_path + path, 11};
-  request.set(http::field::host, target.host + ":" + target.port);
+  const bool ipv6 = target.host.find(':') != std::string::npos;
+  request.set(http::field::host,
+              (ipv6 ? "[" + target.host + "]" : target.host) + ":" + target.port);
   request.set(http::field::user_agent, "llmserve-loadgen");
   if (!target.api_key.empty()) {
     request.set(http::field::authorization, "Bearer " + target.api_key);
@@ -84,17 +86,26 @@ asio::awaitable<std::string> Connection::ensure_open(const Target& target) {
 
 asio::awaitable<std::string> Connection::send(const Target& target, http::verb verb,
                                               const std::string& path, const std::string& body,
-                                              Parser& parser) {
-  if (std::string error = co_await ensure_open(target); !error.empty()) co_return error;
-  auto request = make_request(verb, target, path, body);
-  if (const auto [ec, n] = co_await http::async_write(stream_, request, kNoThrow); ec) {
-    co_return describe(ec, "write");
+                                              std::optional<Parser>& parser,
+                                              std::optional<std::uint64_t> body_limit) {
+  const bool reused = open_;
+  for (int attempt = 0;; ++attempt) {
+    parser.emplace();
+    parser->body_limit(body_limit ? boost::optional<std::uint64_t>(*body_limit) : boost::none);
+    std::string error = co_await ensure_open(target);
+    if (error.empty()) {
+      auto request = make_request(verb, target, path, body);
+      if (const auto [ec, n] = co_await http::async_write(stream_, request, kNoThrow); ec) {
+        error = describe(ec, "write");
+      } else if (const auto [read_ec, m] =
+                     co_await http::async_read_header(stream_, buffer_, *parser, kNoThrow);
+                 read_ec) {
+        error = describe(read_ec, "read header");
+      }
+    }
+    if (error.empty() || !reused || attempt > 0 || parser->got_some()) co_return error;
+    drop();
   }
-  if (const auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kNoThrow);
-      ec) {
-    co_return describe(ec, "read header");
-  }
-  co_return std::string();
 }
 
 asio::awaitable<void> Connection::stream_completion(const Target& target, const std::string& body,
@@ -112,15 +123,14 @@ asio::awaitable<void> Connection::stream_completion(const Target& target, const 
            std::move(error));
   };
   stream_.expires_at(deadline);
-  Parser parser;
-  parser.body_limit(boost::none);
-  if (std::string error =
-          co_await send(target, http::verb::post, request_path(target.api), body, parser);
+  std::optional<Parser> parser;
+  if (std::string error = co_await send(target, http::verb::post, request_path(target.api), body,
+                                        parser, std::nullopt);
       !error.empty()) {
     transport_failure(std::move(error));
     co_return;
   }
-  record.http_status = parser.get().result_int();
+  record.http_status = parser->get().result_int();
   const bool streaming = record.http_status == 200;
   SseReader sse;
   std::string error_body;
@@ -129,7 +139,7 @@ asio::awaitable<void> Connection::stream_completion(const Target& target, const 
   std::int32_t output_events = 0;
   std::optional<std::int32_t> completion_tokens;
   std::string read_error = co_await read_body(
-      stream_, buffer_, parser, [&](std::string_view bytes, Clock::time_point at) {
+      stream_, buffer_, *parser, [&](std::string_view bytes, Clock::time_point at) {
         if (!streaming) {
           error_body.append(bytes);
           return;
@@ -150,7 +160,7 @@ asio::awaitable<void> Connection::stream_completion(const Target& target, const 
     transport_failure(std::move(read_error));
     co_return;
   }
-  if (!parser.get().keep_alive()) drop();
+  if (!parser->get().keep_alive()) drop();
   record.output_tokens = completion_tokens.value_or(output_events);
   if (!streaming) {
     finish(record.http_status == 429 ? Outcome::kRejected : Outcome::kHttpError,
@@ -164,7 +174,7 @@ asio::awaitable<void> Connection::stream_completion(const Target& target, const 
   }
 }
 
-asio::awaitable<Reply> Connection::get(const Target& target, const std::string& path,
+asio::awaitable<Reply> Connection::get(const Target& target, std::string path,
                                        Clock::time_point deadline) {
   Reply reply;
   const auto fail = [&](std::string error) {
@@ -173,22 +183,22 @@ asio::awaitable<Reply> Connection::get(const Target& target, const std::string& 
     drop();
   };
   stream_.expires_at(deadline);
-  Parser parser;
-  parser.body_limit(std::uint64_t{64} << 20);
-  if (std::string error = co_await send(target, http::verb::get, path, std::string(), parser);
+  std::optional<Parser> parser;
+  if (std::string error = co_await send(target, http::verb::get, path, std::string(), parser,
+                                        std::uint64_t{64} << 20);
       !error.empty()) {
     fail(std::move(error));
     co_return reply;
   }
   std::string read_error = co_await read_body(
-      stream_, buffer_, parser,
+      stream_, buffer_, *parser,
       [&](std::string_view bytes, Clock::time_point) { reply.body.append(bytes); });
   if (!read_error.empty()) {
     fail(std::move(read_error));
     co_return reply;
   }
-  reply.status = parser.get().result_int();
-  if (!parser.get().keep_alive()) drop();
+  reply.status = parser->get().result_int();
+  if (!parser->get().keep_alive()) drop();
   co_return reply;
 }
 

@@ -10,6 +10,8 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "request_record.h"
@@ -36,16 +38,19 @@ class Connection {
                                                  RequestRecord& record, Clock::time_point deadline);
 
   // A plain GET (for /metrics and /v1/models), whole body.
-  boost::asio::awaitable<Reply> get(const Target& target, const std::string& path,
+  boost::asio::awaitable<Reply> get(const Target& target, std::string path,
                                     Clock::time_point deadline);
 
  private:
   using Parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-  // Connects when not connected, sends the request and reads the response's header into
-  // `parser`, whose body is left to read. Returns an error message, empty on success.
+  // Connects when not connected, sends the request and reads the response's header into a fresh
+  // `parser` (body limit `body_limit`), whose body is left to read. A kept-alive connection the
+  // server closed while idle fails before any answer: that is retried once on a new connection,
+  // since the server never saw the request. Returns an error message, empty on success.
   boost::asio::awaitable<std::string> send(const Target& target, boost::beast::http::verb verb,
                                            const std::string& path, const std::string& body,
-                                           Parser& parser);
+                                           std::optional<Parser>& parser,
+                                           std::optional<std::uint64_t> body_limit);
   boost::asio::awaitable<std::string> ensure_open(const Target& target);
   void drop();
 

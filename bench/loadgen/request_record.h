@@ -19,9 +19,12 @@ enum class Outcome {
 };
 
 struct RequestRecord {
+  // When the client started the request: connecting first when it had no open connection, as a
+  // user's client would (the first request of each client, and after the server closed one).
   Clock::time_point sent;
   // Arrival of each streamed event that carried output text (one token per event unless the
-  // client reads more slowly than the server generates).
+  // client reads more slowly than the server generates). Events that came in one socket read
+  // share its time: what the client saw, so a lagging client shows zero gaps, as with any client.
   std::vector<Clock::time_point> chunks;
   Clock::time_point finished;
   std::int32_t prompt_tokens = 0;

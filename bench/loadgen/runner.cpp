@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <random>
@@ -23,6 +24,12 @@ namespace asio = boost::asio;
 
 Clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// Coroutines of a run are detached, but an exception in one must not vanish with it (its requests
+// would stay unfinished and the run would never end): it leaves io_context::run() instead.
+void rethrow(std::exception_ptr error) {
+  if (error) std::rethrow_exception(error);
 }
 
 std::string run_label(const RunPlan& plan) {
@@ -48,12 +55,12 @@ class Run {
   RunResult execute() {
     if (plan_.concurrency > 0) {
       for (std::int32_t i = 0; i < plan_.concurrency; ++i) {
-        asio::co_spawn(io_, closed_loop_client(), asio::detached);
+        asio::co_spawn(io_, closed_loop_client(), rethrow);
       }
     } else {
-      asio::co_spawn(io_, open_loop_arrivals(), asio::detached);
+      asio::co_spawn(io_, open_loop_arrivals(), rethrow);
     }
-    if (plan_.metrics_interval_s > 0) asio::co_spawn(io_, sample_metrics(), asio::detached);
+    if (plan_.metrics_interval_s > 0) asio::co_spawn(io_, sample_metrics(), rethrow);
     io_.run();
     records_.resize(issued_);
     RunResult result;
@@ -98,6 +105,7 @@ class Run {
     last_finish_ = std::max(last_finish_, record.finished);
     ++finished_;
     progress_.finished(record.outcome);
+    if (load_finished()) sampler_timer_.cancel();  // its last sample now, not an interval later
   }
 
   asio::awaitable<void> closed_loop_client() {
@@ -111,7 +119,7 @@ class Run {
     asio::steady_timer timer(io_);
     Clock::time_point next = start_;
     while (true) {
-      timer.expires_at(next);
+      timer.expires_at(std::min(next, end_by_));
       co_await timer.async_wait(asio::use_awaitable);
       const auto slot = next_request();
       if (!slot) break;
@@ -123,9 +131,10 @@ class Run {
         connection = std::move(idle_.back());
         idle_.pop_back();
       }
-      asio::co_spawn(io_, open_loop_request(std::move(connection), *slot), asio::detached);
+      asio::co_spawn(io_, open_loop_request(std::move(connection), *slot), rethrow);
       next += to_duration(gap(arrival_rng));
     }
+    if (load_finished()) sampler_timer_.cancel();  // out of time with nothing in flight
   }
 
   asio::awaitable<void> open_loop_request(std::unique_ptr<Connection> connection,
@@ -140,11 +149,10 @@ class Run {
 
   asio::awaitable<void> sample_metrics() {
     Connection connection(io_.get_executor());
-    asio::steady_timer timer(io_);
     Clock::time_point next = start_;
     // One sample after the load ended shows where the gauge settles (a KV cache back to 0).
-    for (bool last = false; !last;) {
-      last = load_finished();
+    while (true) {
+      const bool last = load_finished();
       const Reply reply =
           co_await connection.get(target_, "/metrics", Clock::now() + std::chrono::seconds(5));
       const double t = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -159,9 +167,12 @@ class Run {
         co_return;
       }
       kv_usage_.push_back({t, *value});
+      if (last) co_return;
+      if (load_finished()) continue;  // it ended during that sample: the last one at once
       next += to_duration(plan_.metrics_interval_s);
-      timer.expires_at(next);
-      co_await timer.async_wait(asio::use_awaitable);
+      sampler_timer_.expires_at(next);
+      // Cancelled (an error here) when the load finishes: then the last sample is taken at once.
+      co_await sampler_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 
@@ -179,6 +190,7 @@ class Run {
   Clock::time_point last_finish_ = start_;
   std::vector<GaugeSample> kv_usage_;
   std::string metrics_error_;
+  asio::steady_timer sampler_timer_{io_};
   ProgressBar progress_;
 };
 

@@ -22,6 +22,11 @@ CommandResult run_command(const std::string& command, const std::string& stdin_t
   const std::string line = command + " <" + in.string() + " 2>" + err.string();
   CommandResult result;
   std::FILE* pipe = ::popen(line.c_str(), "r");
+  if (pipe == nullptr) {
+    fs::remove(in);
+    result.err = "popen failed: " + line;
+    return result;
+  }
   std::array<char, 4096> buf;
   while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) {
     result.out.append(buf.data(), n);
