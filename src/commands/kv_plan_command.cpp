@@ -27,9 +27,8 @@ constexpr std::array<NamedDType, 3> kDTypes = {
 // auto plans in the dtype the backend the budget is meant for computes in: the CUDA backend
 // keeps weights and KV in bf16, the CPU backend in fp32.
 NamedDType plan_dtype(const config::KvPlanOptions& options) {
-  const std::string_view name = options.dtype != "auto"          ? options.dtype
-                                : options.gpu_memory_utilization ? "bfloat16"
-                                                                 : "float32";
+  std::string_view name = options.dtype;  // not a ?: with a std::string arm: a dangling temporary
+  if (name == "auto") name = options.gpu_memory_utilization ? "bfloat16" : "float32";
   for (const auto& entry : kDTypes) {
     if (entry.name == name) return entry;
   }
