@@ -15,6 +15,12 @@ if(NOT LLMSERVE_CUDA STREQUAL "OFF")
       set(CMAKE_CUDA_ARCHITECTURES 90)  # H100 / H200
     endif()
     enable_language(CUDA)
+    # The kernels' launchers are C++20 like the rest; CMake 3.25 does not know nvcc 12+ takes
+    # -std=c++20, so it is told.
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
     set(LLMSERVE_HAS_CUDA ON)
   elseif(LLMSERVE_CUDA STREQUAL "ON")

@@ -70,7 +70,7 @@ int run(const config::GenerateOptions& options) {
   const auto start = Clock::now();
   // The tokenizer first: a missing tokenizer file is reported before a slow weight load.
   const auto tokenizer = tokenizer::Tokenizer::from_directory(dir);
-  auto backend = backend::make_backend(options.common.device);
+  auto backend = backend::make_backend(options.common.device, options.common.dtype);
   auto runner = model::ModelRunner::load(dir, *backend);
   const auto& spec = runner.spec();
   engine::EngineCore engine(runner, tokenizer, options.engine);

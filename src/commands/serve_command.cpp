@@ -16,7 +16,7 @@ int run(const config::ServeOptions& options) {
   const auto& dir = options.common.model_dir;
   const auto start = std::chrono::steady_clock::now();
   const auto tokenizer = tokenizer::Tokenizer::from_directory(dir);
-  auto backend = backend::make_backend(options.common.device);
+  auto backend = backend::make_backend(options.common.device, options.common.dtype);
   auto runner = model::ModelRunner::load(dir, *backend);
   engine::Engine engine(runner, tokenizer, options.engine);
   const auto& plan = engine.kv_cache_plan();

@@ -29,6 +29,12 @@ void add_device(CLI::App& command, CommonOptions& options) {
   command.add_option("--device", options.device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  command
+      .add_option("--dtype", options.dtype,
+                  "Weights, activations and KV cache: auto (bfloat16 on cuda, float32 on cpu), "
+                  "bfloat16, float16 (cuda), float32 (cpu)")
+      ->check(CLI::IsMember({"auto", "bfloat16", "float16", "float32"}))
+      ->capture_default_str();
 }
 
 void add_block_size(CLI::App& command, std::int32_t& block_size) {
@@ -43,6 +49,11 @@ void add_engine_options(CLI::App& command, EngineConfig& config) {
       .add_option("--kv-cache-memory", config.kv_cache_memory,
                   "KV cache budget on the CPU backend, e.g. 512MiB, 4GiB")
       ->transform(CLI::AsSizeValue(true))
+      ->capture_default_str();
+  command
+      .add_option("--gpu-memory-utilization", config.gpu_memory_utilization,
+                  "Fraction of the GPU's memory for weights, activations and KV cache (cuda)")
+      ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
   command.add_option("--max-num-seqs", config.max_num_seqs, "Most sequences running in one step")
       ->check(CLI::Range(1, 1 << 16))

@@ -11,6 +11,10 @@ void validate(const EngineConfig& config) {
   if (config.kv_cache_memory < 1) {
     throw Error("--kv-cache-memory must be positive, got {}", config.kv_cache_memory);
   }
+  if (!(config.gpu_memory_utilization > 0.0 && config.gpu_memory_utilization <= 1.0)) {
+    throw Error("--gpu-memory-utilization must be in (0, 1], got {}",
+                config.gpu_memory_utilization);
+  }
   if (config.max_num_seqs < 1) {
     throw Error("--max-num-seqs must be at least 1, got {}", config.max_num_seqs);
   }

@@ -8,6 +8,7 @@
 
 #include "engine_inbox.h"
 #include "llmserve/common/dtype.h"
+#include "llmserve/common/error.h"
 #include "llmserve/engine/batch_builder.h"
 #include "llmserve/engine/stop_checker.h"
 #include "llmserve/tokenizer/incremental_detokenizer.h"
@@ -64,6 +65,31 @@ const config::EngineConfig& validated(const config::EngineConfig& config) {
   return config;
 }
 
+// The KV cache's byte budget. On a device, as vLLM does it: the largest step's activations are
+// allocated first, then the cache gets utilization x total minus everything in use by then
+// (weights, activations, library workspaces, other processes).
+std::int64_t kv_cache_budget(model::ModelRunner& runner, const config::EngineConfig& config) {
+  if (!runner.backend().device_memory()) return config.kv_cache_memory;
+  runner.reserve_workspace(config.max_num_batched_tokens, config.max_num_seqs);
+  const backend::DeviceMemory memory = *runner.backend().device_memory();
+  const std::int64_t used = memory.total_bytes - memory.free_bytes;
+  const auto allowed = static_cast<std::int64_t>(config.gpu_memory_utilization *
+                                                 static_cast<double>(memory.total_bytes));
+  constexpr double kGiB = 1 << 30;
+  spdlog::info(
+      "{} memory: {:.2f} GiB total, {:.2f} GiB in use after loading weights and reserving "
+      "activations; --gpu-memory-utilization {} allows {:.2f} GiB",
+      runner.backend().name(), memory.total_bytes / kGiB, used / kGiB,
+      config.gpu_memory_utilization, allowed / kGiB);
+  if (allowed <= used) {
+    throw Error(
+        "no device memory left for the KV cache: --gpu-memory-utilization {} allows {:.2f} GiB "
+        "but {:.2f} GiB is already in use; raise it, or lower --max-num-batched-tokens",
+        config.gpu_memory_utilization, allowed / kGiB, used / kGiB);
+  }
+  return allowed - used;
+}
+
 std::vector<std::int32_t> eos_ids(const model::ModelSpec& spec,
                                   const tokenizer::Tokenizer& tokenizer) {
   if (!spec.eos_token_ids.empty()) return spec.eos_token_ids;
@@ -80,7 +106,7 @@ EngineCore::EngineCore(model::ModelRunner& runner, const tokenizer::Tokenizer& t
       config_(config),
       plan_(plan_kv_cache(runner.spec(), validated(config),
                           dtype_size_bytes(runner.backend().compute_dtype()),
-                          config.kv_cache_memory)),
+                          kv_cache_budget(runner, config))),
       eos_token_ids_(eos_ids(runner.spec(), tokenizer)),
       blocks_(plan_.num_blocks, plan_.block_size, config.enable_prefix_caching),
       scheduler_({config.max_num_seqs, config.max_num_batched_tokens}, blocks_),

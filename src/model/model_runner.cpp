@@ -35,7 +35,7 @@ void ModelRunner::allocate_kv_cache(std::int32_t num_blocks, std::int32_t block_
   backend_->allocate_kv_cache(layout);
 }
 
-void ModelRunner::ensure_workspace(std::int64_t num_tokens, std::int64_t num_logits_rows) {
+void ModelRunner::reserve_workspace(std::int64_t num_tokens, std::int64_t num_logits_rows) {
   backend::Backend& be = *backend_;
   if (num_tokens > workspace_.capacity_tokens) {
     // Grow geometrically so a slowly rising batch size does not reallocate every step.
@@ -58,7 +58,7 @@ void ModelRunner::ensure_workspace(std::int64_t num_tokens, std::int64_t num_log
     const std::int64_t n =
         std::max<std::int64_t>(num_logits_rows, 2 * workspace_.capacity_logits_rows);
     workspace_.rows = be.empty({n, spec_.hidden_size});
-    workspace_.logits = be.empty({n, spec_.vocab_size});
+    workspace_.logits = be.empty({n, spec_.vocab_size}, DType::kF32);
     workspace_.capacity_logits_rows = n;
   }
 }
@@ -67,7 +67,7 @@ backend::Tensor ModelRunner::execute(const backend::Batch& batch) {
   const std::int64_t t = batch.num_tokens();
   const auto r = static_cast<std::int64_t>(batch.logits_rows.size());
   if (t == 0) throw Error("ModelRunner::execute: empty batch");
-  ensure_workspace(t, std::max<std::int64_t>(r, 1));
+  reserve_workspace(t, std::max<std::int64_t>(r, 1));
   backend::Backend& be = *backend_;
   be.begin_step(batch);
 

@@ -22,8 +22,9 @@ class FaultyBackend final : public backend::Backend {
 
   std::string_view name() const override { return inner_->name(); }
   DType compute_dtype() const override { return inner_->compute_dtype(); }
-  backend::Tensor empty(std::vector<std::int64_t> shape) override {
-    return inner_->empty(std::move(shape));
+  using backend::Backend::empty;
+  backend::Tensor empty(std::vector<std::int64_t> shape, DType dtype) override {
+    return inner_->empty(std::move(shape), dtype);
   }
   backend::Tensor upload(std::span<const float> host, std::vector<std::int64_t> shape) override {
     return inner_->upload(host, std::move(shape));

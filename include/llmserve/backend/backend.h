@@ -5,9 +5,11 @@
 // follow nn.Linear's [out, in] layout. Order of calls: allocate_kv_cache() once, then per step
 // begin_step() and the ops. The attention ops (rotary, write_kv, paged_attention) take their head
 // geometry from the KV cache layout, not from the tensors. Ops throw llmserve::Error on shapes or
-// ids they cannot honour. Not thread-safe: the engine thread drives it.
+// ids they cannot honour. Ops may run asynchronously (CUDA: in order on one stream); download()
+// waits for everything before it. Not thread-safe: the engine thread drives it.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,16 @@ struct KvCacheLayout {
   std::int32_t head_dim = 0;
 };
 
+// Throws llmserve::Error unless every size is positive and num_heads is a multiple of
+// num_kv_heads. Backends call it in allocate_kv_cache() and add their own limits.
+void check_kv_cache_layout(const KvCacheLayout& layout);
+
+// Memory of the device a backend computes on, for sizing the KV cache from what is left.
+struct DeviceMemory {
+  std::int64_t free_bytes = 0;
+  std::int64_t total_bytes = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -38,10 +50,17 @@ class Backend {
   virtual DType compute_dtype() const = 0;
 
   // --- memory ---------------------------------------------------------------------------------
-  virtual Tensor empty(std::vector<std::int64_t> shape) = 0;
+  // Uninitialised storage for `shape`. Besides the compute dtype every backend stores kF32, which
+  // linear() may write (logits keep fp32 precision whatever the weights are).
+  virtual Tensor empty(std::vector<std::int64_t> shape, DType dtype) = 0;
+  Tensor empty(std::vector<std::int64_t> shape) { return empty(std::move(shape), compute_dtype()); }
   // Copies fp32 host data (row-major, `shape`) into backend memory in the compute dtype.
   virtual Tensor upload(std::span<const float> host, std::vector<std::int64_t> shape) = 0;
+  // Waits for the ops before it, then copies `tensor` (any dtype) to the host as fp32.
   virtual void download(const Tensor& tensor, std::span<float> host) = 0;
+  // Free and total memory of the device, or nullopt for host memory (the CPU backend), whose KV
+  // cache is sized by --kv-cache-memory instead.
+  virtual std::optional<DeviceMemory> device_memory() const { return std::nullopt; }
   virtual void allocate_kv_cache(const KvCacheLayout& layout) = 0;
   virtual const KvCacheLayout& kv_cache_layout() const = 0;
 
@@ -59,7 +78,7 @@ class Backend {
   virtual void add_norm(NormType type, Tensor& residual, const Tensor& x, const Tensor& weight,
                         const Tensor* bias, float eps, Tensor& out) = 0;
   virtual void add(Tensor& x, const Tensor& y) = 0;
-  // out[T, out] = x[T, in] . weight[out, in]^T (+ bias[out])
+  // out[T, out] = x[T, in] . weight[out, in]^T (+ bias[out]); out in the compute dtype or kF32
   virtual void linear(const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& out) = 0;
 
   // qkv is [T, (num_heads + 2 num_kv_heads) head_dim]: q heads, then k heads, then v heads.

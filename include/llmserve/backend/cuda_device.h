@@ -8,6 +8,8 @@
 namespace llmserve::backend::cuda {
 
 int device_count();
+// Why device_count() is 0: the CUDA runtime's message ("no CUDA-capable device is detected", ...).
+std::string device_count_problem();
 std::string device_name(int device);
 // All of `device`'s memory in bytes, used or not; nullopt when it cannot be queried.
 std::optional<std::size_t> device_total_memory(int device);

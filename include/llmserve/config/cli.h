@@ -17,6 +17,7 @@ namespace llmserve::config {
 struct CommonOptions {
   std::filesystem::path model_dir;  // --model, or the default model scripts/setup.sh generates
   std::string device = "auto";
+  std::string dtype = "auto";  // backend::make_backend's: bfloat16 on CUDA, float32 on CPU
   std::string log_level = "info";
 };
 

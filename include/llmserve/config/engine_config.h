@@ -10,6 +10,9 @@ struct EngineConfig {
   // KV cache budget on the CPU backend, in bytes. The cache is never made larger than
   // max_num_seqs sequences of max_model_len tokens could use.
   std::int64_t kv_cache_memory = std::int64_t{4} << 30;
+  // On a device backend the KV cache gets this fraction of the device's total memory minus what
+  // weights, activations and everything else already use when the cache is planned.
+  double gpu_memory_utilization = 0.9;
   std::int32_t max_num_seqs = 256;
   std::int32_t max_num_batched_tokens = 2048;
   std::int32_t max_model_len = 0;  // 0: the model's max_position_embeddings

@@ -22,7 +22,13 @@ class ModelRunner {
   // Allocates the paged KV cache for this model: num_blocks blocks of block_size tokens.
   void allocate_kv_cache(std::int32_t num_blocks, std::int32_t block_size);
 
-  // Logits [batch.logits_rows.size(), vocab_size] in backend memory, valid until the next call.
+  // Allocates the activations of a step of `num_tokens` tokens and `num_logits_rows` logits rows
+  // now, so that a device's free memory, measured next, already excludes them. execute() grows
+  // them on demand otherwise.
+  void reserve_workspace(std::int64_t num_tokens, std::int64_t num_logits_rows);
+
+  // Logits [batch.logits_rows.size(), vocab_size] (fp32) in backend memory, valid until the next
+  // call.
   backend::Tensor execute(const backend::Batch& batch);
 
   const ModelSpec& spec() const { return spec_; }
@@ -35,7 +41,6 @@ class ModelRunner {
     std::int64_t capacity_logits_rows = 0;
     backend::Tensor residual, normed, qkv, attn, proj, up, act, down, rows, logits;
   };
-  void ensure_workspace(std::int64_t num_tokens, std::int64_t num_logits_rows);
 
   ModelSpec spec_;
   ModelWeights weights_;

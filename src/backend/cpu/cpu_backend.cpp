@@ -38,7 +38,10 @@ void norm_row(NormType type, const float* x, const float* weight, const float* b
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
-Tensor CpuBackend::empty(std::vector<std::int64_t> shape) {
+Tensor CpuBackend::empty(std::vector<std::int64_t> shape, DType dtype) {
+  if (dtype != DType::kF32) {
+    throw Error("cpu backend: tensors are float32, not {}", dtype_name(dtype));
+  }
   std::int64_t n = 1;
   for (auto d : shape) n *= d;
   // 64-byte alignment for the GEMM and vector loops; aligned_alloc needs a multiple of it.
@@ -69,18 +72,7 @@ void CpuBackend::download(const Tensor& tensor, std::span<float> host) {
 }
 
 void CpuBackend::allocate_kv_cache(const KvCacheLayout& layout) {
-  if (layout.num_layers < 1 || layout.num_blocks < 1 || layout.block_size < 1 ||
-      layout.num_kv_heads < 1 || layout.head_dim < 1) {
-    throw Error(
-        "kv cache: layers {}, blocks {}, block size {}, kv heads {}, head dim {} must all be "
-        "positive",
-        layout.num_layers, layout.num_blocks, layout.block_size, layout.num_kv_heads,
-        layout.head_dim);
-  }
-  if (layout.num_heads % layout.num_kv_heads != 0) {
-    throw Error("kv cache: {} heads is not a multiple of {} kv heads", layout.num_heads,
-                layout.num_kv_heads);
-  }
+  check_kv_cache_layout(layout);
   kv_layout_ = layout;
   const std::int64_t slots = std::int64_t{layout.num_blocks} * layout.block_size;
   const std::int64_t width = std::int64_t{layout.num_kv_heads} * layout.head_dim;

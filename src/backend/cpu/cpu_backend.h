@@ -13,7 +13,8 @@ class CpuBackend final : public Backend {
   std::string_view name() const override { return "cpu"; }
   DType compute_dtype() const override { return DType::kF32; }
 
-  Tensor empty(std::vector<std::int64_t> shape) override;
+  using Backend::empty;
+  Tensor empty(std::vector<std::int64_t> shape, DType dtype) override;
   Tensor upload(std::span<const float> host, std::vector<std::int64_t> shape) override;
   void download(const Tensor& tensor, std::span<float> host) override;
   void allocate_kv_cache(const KvCacheLayout& layout) override;

@@ -13,6 +13,14 @@ int device_count() {
   return count;
 }
 
+std::string device_count_problem() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  cudaGetLastError();
+  if (status != cudaSuccess) return cudaGetErrorString(status);
+  return count == 0 ? "the driver reports no device" : "none";
+}
+
 std::string device_name(int device) {
   cudaDeviceProp props{};
   if (cudaGetDeviceProperties(&props, device) != cudaSuccess) return "unknown CUDA device";

@@ -1,0 +1,301 @@
+#include "cuda_backend.h"
+
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "cuda_check.h"
+#include "launchers.h"
+#include "llmserve/backend/cuda_device.h"
+#include "llmserve/common/error.h"
+
+namespace llmserve::backend {
+
+std::unique_ptr<Backend> make_cuda_backend(int device, DType dtype) {
+  return std::make_unique<cuda::CudaBackend>(device, dtype);
+}
+
+namespace cuda {
+namespace {
+
+std::int64_t rows_of(const Tensor& t) { return t.dim(0); }
+std::int64_t cols_of(const Tensor& t) { return t.shape().size() > 1 ? t.dim(1) : 1; }
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device, DType dtype) : device_(device), dtype_(dtype) {
+  if (dtype != DType::kBF16 && dtype != DType::kF16) {
+    throw Error("cuda backend: compute dtype must be BF16 or F16, not {}", dtype_name(dtype));
+  }
+  check(cudaSetDevice(device), fmt::format("cudaSetDevice({})", device));
+  cudaDeviceProp props{};
+  check(cudaGetDeviceProperties(&props, device), "cudaGetDeviceProperties");
+  if (props.major < 8) {
+    // bf16 tensor cores (WMMA) and the kernels' instructions need Ampere or newer.
+    throw Error("cuda backend: {} has compute capability {}.{}; 8.0 or newer is needed", props.name,
+                props.major, props.minor);
+  }
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  try {
+    gemm_.emplace(stream_);
+    step_upload_.emplace(prefill_query_tile());
+  } catch (...) {
+    cudaStreamDestroy(stream_);
+    throw;
+  }
+  spdlog::info("cuda backend: {} (device {}, compute capability {}.{}, {:.1f} GiB), {}", props.name,
+               device, props.major, props.minor,
+               static_cast<double>(props.totalGlobalMem) / (1 << 30), dtype_name(dtype));
+}
+
+CudaBackend::~CudaBackend() {
+  // Tensors still held elsewhere free themselves with cudaFree, which needs no stream.
+  k_cache_.clear();
+  v_cache_.clear();
+  step_upload_.reset();
+  gemm_.reset();
+  cudaStreamSynchronize(stream_);
+  cudaStreamDestroy(stream_);
+}
+
+Tensor CudaBackend::empty(std::vector<std::int64_t> shape, DType dtype) {
+  if (dtype != dtype_ && dtype != DType::kF32) {
+    throw Error("cuda backend: tensors are {} or F32, not {}", dtype_name(dtype_),
+                dtype_name(dtype));
+  }
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  auto storage =
+      allocate_device(static_cast<std::size_t>(n) * dtype_size_bytes(dtype),
+                      fmt::format("a [{}] {} tensor", fmt::join(shape, ", "), dtype_name(dtype)));
+  return Tensor(std::move(storage), dtype, std::move(shape));
+}
+
+Tensor CudaBackend::upload(std::span<const float> host, std::vector<std::int64_t> shape) {
+  Tensor t = empty(std::move(shape));
+  if (static_cast<std::int64_t>(host.size()) != t.num_elements()) {
+    throw Error("cuda backend: upload of {} values into a tensor of {}", host.size(),
+                t.num_elements());
+  }
+  if (host.empty()) return t;
+  // fp32 to the device, converted there: the weights load at copy speed.
+  auto staging = allocate_device(host.size_bytes(), "upload staging");
+  check(cudaMemcpyAsync(staging.get(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice,
+                        stream_),
+        "cudaMemcpyAsync (upload)");
+  check(launch_convert(DType::kF32, staging.get(), dtype_, t.data(), t.num_elements(), stream_),
+        "convert kernel (upload)");
+  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (upload)");
+  return t;
+}
+
+void CudaBackend::download(const Tensor& tensor, std::span<float> host) {
+  if (static_cast<std::int64_t>(host.size()) != tensor.num_elements()) {
+    throw Error("cuda backend: download of a tensor of {} into {} values", tensor.num_elements(),
+                host.size());
+  }
+  if (host.empty()) {
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (download)");
+    return;
+  }
+  std::shared_ptr<void> staging;
+  const void* source = tensor.data();
+  if (tensor.dtype() != DType::kF32) {
+    staging = allocate_device(host.size_bytes(), "download staging");
+    check(launch_convert(tensor.dtype(), tensor.data(), DType::kF32, staging.get(),
+                         tensor.num_elements(), stream_),
+          "convert kernel (download)");
+    source = staging.get();
+  }
+  check(cudaMemcpyAsync(host.data(), source, host.size_bytes(), cudaMemcpyDeviceToHost, stream_),
+        "cudaMemcpyAsync (download)");
+  // Errors of any kernel queued before surface here.
+  check(cudaStreamSynchronize(stream_), "the step's kernels");
+}
+
+std::optional<DeviceMemory> CudaBackend::device_memory() const {
+  std::size_t free = 0, total = 0;
+  check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+  return DeviceMemory{static_cast<std::int64_t>(free), static_cast<std::int64_t>(total)};
+}
+
+void CudaBackend::allocate_kv_cache(const KvCacheLayout& layout) {
+  check_kv_cache_layout(layout);
+  if (layout.head_dim > kMaxAttentionHeadDim || layout.head_dim % 2 != 0) {
+    throw Error("cuda backend: head_dim {} is not supported (even, at most {})", layout.head_dim,
+                kMaxAttentionHeadDim);
+  }
+  k_cache_.clear();
+  v_cache_.clear();
+  const std::int64_t slots = std::int64_t{layout.num_blocks} * layout.block_size;
+  const std::int64_t width = std::int64_t{layout.num_kv_heads} * layout.head_dim;
+  for (std::int32_t l = 0; l < layout.num_layers; ++l) {
+    k_cache_.push_back(empty({slots, width}));
+    v_cache_.push_back(empty({slots, width}));
+  }
+  kv_layout_ = layout;
+}
+
+void CudaBackend::copy_blocks(std::span<const Batch::BlockCopy> copies) {
+  const std::size_t block_bytes = std::size_t(kv_layout_.block_size) * kv_layout_.num_kv_heads *
+                                  kv_layout_.head_dim * dtype_size_bytes(dtype_);
+  for (const auto& copy : copies) {
+    for (auto* cache : {&k_cache_, &v_cache_}) {
+      for (Tensor& layer : *cache) {
+        auto* base = static_cast<std::byte*>(layer.data());
+        check(cudaMemcpyAsync(base + copy.dst * block_bytes, base + copy.src * block_bytes,
+                              block_bytes, cudaMemcpyDeviceToDevice, stream_),
+              "cudaMemcpyAsync (block copy)");
+      }
+    }
+  }
+}
+
+void CudaBackend::begin_step(const Batch& batch) {
+  if (k_cache_.empty()) throw Error("cuda backend: begin_step before allocate_kv_cache");
+  check_batch(batch, kv_layout_.num_blocks, kv_layout_.block_size);
+  check(cudaSetDevice(device_), "cudaSetDevice");  // the engine thread is not the loading one
+  step_ = &step_upload_->upload(batch, stream_);
+  copy_blocks(batch.block_copies);
+  batch_ = &batch;
+}
+
+void CudaBackend::require_compute(const Tensor& t, const char* op) const {
+  if (t.dtype() != dtype_) {
+    throw Error("cuda {}: a {} tensor where {} is computed", op, dtype_name(t.dtype()),
+                dtype_name(dtype_));
+  }
+}
+
+void CudaBackend::embed(const Tensor& table, const Tensor* positions_table, Tensor& out) {
+  require_compute(table, "embed");
+  require_compute(out, "embed");
+  const auto& ids = batch_->input_ids;
+  for (std::size_t t = 0; t < ids.size(); ++t) {
+    if (ids[t] < 0 || ids[t] >= rows_of(table)) {
+      throw Error("token id {} is outside the vocabulary of {}", ids[t], rows_of(table));
+    }
+    if (positions_table != nullptr && batch_->positions[t] >= rows_of(*positions_table)) {
+      throw Error("position {} is beyond the model's {} learned positions", batch_->positions[t],
+                  rows_of(*positions_table));
+    }
+  }
+  check(launch_embedding(dtype_, table.data(),
+                         positions_table != nullptr ? positions_table->data() : nullptr,
+                         step_->input_ids, step_->positions, batch_->num_tokens(), cols_of(table),
+                         out.data(), stream_),
+        "embedding kernel");
+}
+
+void CudaBackend::norm(NormType type, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                       float eps, Tensor& out) {
+  require_compute(x, "norm");
+  check(launch_add_norm(dtype_, type == NormType::kLayerNorm, x.data(), nullptr, nullptr,
+                        weight.data(), bias != nullptr ? bias->data() : nullptr, eps, rows_of(x),
+                        cols_of(x), out.data(), stream_),
+        "norm kernel");
+}
+
+void CudaBackend::add_norm(NormType type, Tensor& residual, const Tensor& x, const Tensor& weight,
+                           const Tensor* bias, float eps, Tensor& out) {
+  require_compute(residual, "add_norm");
+  require_compute(x, "add_norm");
+  check(launch_add_norm(dtype_, type == NormType::kLayerNorm, residual.data(), x.data(),
+                        residual.data(), weight.data(), bias != nullptr ? bias->data() : nullptr,
+                        eps, rows_of(residual), cols_of(residual), out.data(), stream_),
+        "add_norm kernel");
+}
+
+void CudaBackend::add(Tensor& x, const Tensor& y) {
+  require_compute(x, "add");
+  require_compute(y, "add");
+  check(launch_add(dtype_, x.data(), y.data(), x.num_elements(), stream_), "add kernel");
+}
+
+void CudaBackend::linear(const Tensor& x, const Tensor& weight, const Tensor* bias, Tensor& out) {
+  require_compute(x, "linear");
+  require_compute(weight, "linear");
+  const std::int64_t m = rows_of(x), k = cols_of(x), n = rows_of(weight);
+  if (cols_of(weight) != k || rows_of(out) != m || cols_of(out) != n) {
+    throw Error("cuda linear: x [{}, {}] . w[{}, {}]^T into [{}, {}]", m, k, rows_of(weight),
+                cols_of(weight), rows_of(out), cols_of(out));
+  }
+  if (m == 0) return;
+  if (bias != nullptr) {
+    require_compute(*bias, "linear bias");
+    check(launch_broadcast_rows(dtype_, bias->data(), out.dtype(), m, n, out.data(), stream_),
+          "bias kernel");
+  }
+  gemm_->linear(dtype_, x.data(), weight.data(), m, n, k, out.dtype(), out.data(), bias != nullptr);
+}
+
+void CudaBackend::rotary(Tensor& qkv, float theta) {
+  require_compute(qkv, "rotary");
+  check(launch_rotary(dtype_, qkv.data(), step_->positions, batch_->num_tokens(), cols_of(qkv),
+                      kv_layout_.num_heads + kv_layout_.num_kv_heads, kv_layout_.head_dim, theta,
+                      stream_),
+        "rotary kernel");
+}
+
+void CudaBackend::write_kv(std::int32_t layer, const Tensor& qkv) {
+  require_compute(qkv, "write_kv");
+  const std::int64_t kv_width = std::int64_t{kv_layout_.num_kv_heads} * kv_layout_.head_dim;
+  const std::int64_t q_width = std::int64_t{kv_layout_.num_heads} * kv_layout_.head_dim;
+  check(launch_write_kv(dtype_, qkv.data(), step_->slot_mapping, batch_->num_tokens(), cols_of(qkv),
+                        q_width, kv_width, k_cache_.at(static_cast<std::size_t>(layer)).data(),
+                        v_cache_.at(static_cast<std::size_t>(layer)).data(), stream_),
+        "write_kv kernel");
+}
+
+void CudaBackend::paged_attention(std::int32_t layer, const Tensor& qkv, float scale, Tensor& out) {
+  require_compute(qkv, "paged_attention");
+  require_compute(out, "paged_attention");
+  AttentionArgs args;
+  args.positions = step_->positions;
+  args.seq_of_token = step_->seq_of_token;
+  args.query_start = step_->query_start;
+  args.block_tables = step_->block_tables;
+  args.max_blocks_per_seq = batch_->max_blocks_per_seq;
+  args.block_size = kv_layout_.block_size;
+  args.num_heads = kv_layout_.num_heads;
+  args.num_kv_heads = kv_layout_.num_kv_heads;
+  args.head_dim = kv_layout_.head_dim;
+  args.scale = scale;
+  const void* k = k_cache_.at(static_cast<std::size_t>(layer)).data();
+  const void* v = v_cache_.at(static_cast<std::size_t>(layer)).data();
+  // Steps with prompt chunks go to the tensor-core kernel; decode-only steps (and head dims it
+  // has no instantiation for) to the per-token kernel.
+  if (step_->has_prefill && prefill_attention_supported(args.head_dim)) {
+    check(launch_prefill_attention(dtype_, qkv.data(), k, v, args, step_->tile_seq,
+                                   step_->tile_first_query, step_->num_tiles, out.data(), stream_),
+          "prefill attention kernel");
+  } else {
+    check(launch_decode_attention(dtype_, qkv.data(), k, v, args, batch_->num_tokens(), out.data(),
+                                  stream_),
+          "decode attention kernel");
+  }
+}
+
+void CudaBackend::gelu_new(Tensor& x) {
+  require_compute(x, "gelu_new");
+  check(launch_gelu_new(dtype_, x.data(), x.num_elements(), stream_), "gelu_new kernel");
+}
+
+void CudaBackend::silu_mul(const Tensor& gate_up, Tensor& out) {
+  require_compute(gate_up, "silu_mul");
+  require_compute(out, "silu_mul");
+  check(launch_silu_mul(dtype_, gate_up.data(), rows_of(out), cols_of(out), out.data(), stream_),
+        "silu_mul kernel");
+}
+
+void CudaBackend::gather_rows(const Tensor& x, Tensor& out) {
+  require_compute(x, "gather_rows");
+  require_compute(out, "gather_rows");
+  const auto rows = static_cast<std::int32_t>(batch_->logits_rows.size());
+  if (rows == 0) return;
+  check(launch_gather_rows(dtype_, x.data(), step_->logits_rows, rows, cols_of(x), out.data(),
+                           stream_),
+        "gather_rows kernel");
+}
+
+}  // namespace cuda
+}  // namespace llmserve::backend
