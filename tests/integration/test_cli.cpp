@@ -43,7 +43,8 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
            "generate --model " + fixture("gpt2-f32"), "generate --prompt-ids 1,x",
            "generate --prompt hi --temperature nan", "generate --prompt hi --temperature -1",
            "generate --prompt hi --max-num-seqs 16 --max-num-batched-tokens 8",
-           "generate --prompt hi --kv-cache-memory lots"}) {
+           "generate --prompt hi --kv-cache-memory lots", "generate --prompt hi --dtype fp8",
+           "serve --gpu-memory-utilization 0", "serve --gpu-memory-utilization 1.5"}) {
     expect_usage_error(args);
   }
 }
@@ -62,6 +63,30 @@ TEST(Cli, RuntimeErrorsExitOne) {
           " --prompt-ids 1 --max-tokens 500 --log-level off");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("exceeds the maximum context length of 128"), std::string::npos) << r.err;
+}
+
+// Device and dtype combinations that cannot run are refused before any weight is loaded.
+TEST(Cli, DeviceAndDtypeErrorsExitOne) {
+  const std::string generate = "generate --model " + fixture("gpt2-f32") + " --prompt hi ";
+  auto r = run(generate + "--device cpu --dtype bfloat16");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the cpu backend computes in float32"), std::string::npos) << r.err;
+  r = run(generate + "--device cpu --dtype float32 --max-tokens 2 --log-level off");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (llmserve::backend::cuda_device_count() == 0) {
+    r = run(generate + "--device cuda");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--device cuda: "), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    // auto falls back to the CPU, whose dtype is float32.
+    r = run(generate + "--max-tokens 2 --log-level off");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  } else {
+    r = run(generate + "--device cuda --dtype float32");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("the cuda backend computes in bfloat16 or float16"), std::string::npos)
+        << r.err;
+  }
 }
 
 TEST(Cli, CorruptCheckpointExitsOneNamingTheFile) {
