@@ -87,7 +87,14 @@ __global__ void __launch_bounds__(kPrefillWarps * 32)
   float m = -INFINITY;  // running max of the row's scores
   float l = 0.0f;       // running sum of exp(score - m)
 
-  const std::int32_t kv_end = p.positions[q_begin + first_query + rows - 1] + 1;
+  // Keys up to the tile's largest position (positions ascend in a sequence as the engine builds
+  // batches, but the kernel does not rely on it: an unmasked zero-filled key would be wrong).
+  __shared__ std::int32_t kv_end_s;
+  if (tid == 0) kv_end_s = 0;
+  __syncthreads();
+  if (tid < rows) atomicMax(&kv_end_s, p.positions[q_begin + first_query + tid] + 1);
+  __syncthreads();
+  const std::int32_t kv_end = kv_end_s;
   for (std::int32_t kv_start = 0; kv_start < kv_end; kv_start += kPrefillKeyTile) {
     __syncthreads();  // every warp is done with the previous K/V tile
     // Positions past kv_end are zero-filled: their scores are masked, but a NaN left in a V row

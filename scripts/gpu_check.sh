@@ -51,9 +51,11 @@ for step in "${steps[@]}"; do
         --npm-dir "$out/npm" --layers 12 --hidden 768 --heads 12 --intermediate 3072 \
         --max-positions 1024 --dtype bfloat16 --prefix none >/dev/null || status=1
       for batch in 1 64; do
-        "$bundle/bin/llmserve" generate --model "$model" --device cuda --prompt "Hello" \
-          --num-prompts "$batch" --max-tokens 256 --ignore-eos 2>&1 | tail -n 2 |
-          tee "$out/decode_batch$batch.txt" || status=1
+        "$bundle/bin/llmserve" generate --model "$model" --device cuda \
+          --prompt "The quick brown fox jumps over the lazy dog, and then it runs far away." \
+          --num-prompts "$batch" --max-tokens 256 --ignore-eos >"$out/decode_batch$batch.txt" 2>&1 ||
+          status=1
+        grep -E "tok/s|error" "$out/decode_batch$batch.txt"
       done
       ;;
     *) echo "gpu_check: unknown step $step" >&2; exit 2 ;;

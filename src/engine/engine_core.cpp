@@ -106,7 +106,7 @@ EngineCore::EngineCore(model::ModelRunner& runner, const tokenizer::Tokenizer& t
       config_(config),
       plan_(plan_kv_cache(runner.spec(), validated(config),
                           dtype_size_bytes(runner.backend().compute_dtype()),
-                          kv_cache_budget(runner, config))),
+                          kv_cache_budget(runner, validated(config)))),
       eos_token_ids_(eos_ids(runner.spec(), tokenizer)),
       blocks_(plan_.num_blocks, plan_.block_size, config.enable_prefix_caching),
       scheduler_({config.max_num_seqs, config.max_num_batched_tokens}, blocks_),

@@ -1,3 +1,6 @@
+#include <stdexcept>
+#include <string>
+
 #include "dispatch.cuh"
 #include "kernels/decode_attention.cuh"
 #include "kernels/prefill_attention.cuh"
@@ -39,10 +42,12 @@ void prefill(const void* qkv, const void* k_cache, const void* v_cache, const At
              std::int32_t num_tiles, void* out, cudaStream_t stream) {
   constexpr auto smem = kernels::prefill_attention_smem_bytes<T, kHeadDim>();
   const auto kernel = kernels::prefill_attention_kernel<T, kHeadDim>;
-  // Past 48 KiB a kernel must opt in to dynamic shared memory; once per instantiation. Should it
-  // fail, the launch fails too and reports it.
-  [[maybe_unused]] static const cudaError_t opt_in = cudaFuncSetAttribute(
+  // Past 48 KiB a kernel must opt in to dynamic shared memory; once per instantiation.
+  static const cudaError_t opt_in = cudaFuncSetAttribute(
       kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (opt_in != cudaSuccess) throw std::runtime_error(
+      std::string("prefill attention: no opt-in to the shared memory it needs: ") +
+      cudaGetErrorString(opt_in));
   const dim3 grid(static_cast<unsigned>(num_tiles), static_cast<unsigned>(args.num_heads));
   kernel<<<grid, kernels::kPrefillWarps * 32, smem, stream>>>(
       static_cast<const T*>(qkv), static_cast<const T*>(k_cache), static_cast<const T*>(v_cache),

@@ -29,10 +29,12 @@ CudaBackend::CudaBackend(int device, DType dtype) : device_(device), dtype_(dtyp
   check(cudaSetDevice(device), fmt::format("cudaSetDevice({})", device));
   cudaDeviceProp props{};
   check(cudaGetDeviceProperties(&props, device), "cudaGetDeviceProperties");
-  if (props.major < 8) {
-    // bf16 tensor cores (WMMA) and the kernels' instructions need Ampere or newer.
-    throw Error("cuda backend: {} has compute capability {}.{}; 8.0 or newer is needed", props.name,
-                props.major, props.minor);
+  if (props.major != 9) {
+    // The kernels are built for sm_90 only (cmake/cuda.cmake): another GPU has no image to run.
+    throw Error(
+        "cuda backend: {} has compute capability {}.{}; this build runs on 9.x (H100/H200) only: "
+        "rebuild with -DCMAKE_CUDA_ARCHITECTURES=<yours>",
+        props.name, props.major, props.minor);
   }
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   try {
@@ -48,12 +50,12 @@ CudaBackend::CudaBackend(int device, DType dtype) : device_(device), dtype_(dtyp
 }
 
 CudaBackend::~CudaBackend() {
-  // Tensors still held elsewhere free themselves with cudaFree, which needs no stream.
+  // A step that threw midway may have work queued that uses what is freed below.
+  cudaStreamSynchronize(stream_);
   k_cache_.clear();
   v_cache_.clear();
   step_upload_.reset();
   gemm_.reset();
-  cudaStreamSynchronize(stream_);
   cudaStreamDestroy(stream_);
 }
 
