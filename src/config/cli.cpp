@@ -47,12 +47,13 @@ void add_engine_options(CLI::App& command, EngineConfig& config) {
   add_block_size(command, config.block_size);
   command
       .add_option("--kv-cache-memory", config.kv_cache_memory,
-                  "KV cache budget on the CPU backend, e.g. 512MiB, 4GiB")
-      ->transform(CLI::AsSizeValue(true))
-      ->capture_default_str();
+                  "KV cache budget, e.g. 512MiB, 4GiB (default: 4GiB on cpu; on cuda what "
+                  "--gpu-memory-utilization leaves)")
+      ->transform(CLI::AsSizeValue(true));
   command
       .add_option("--gpu-memory-utilization", config.gpu_memory_utilization,
-                  "Fraction of the GPU's memory for weights, activations and KV cache (cuda)")
+                  "Fraction of the GPU's memory for weights, activations and KV cache, when "
+                  "--kv-cache-memory is not given (cuda)")
       ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
   command.add_option("--max-num-seqs", config.max_num_seqs, "Most sequences running in one step")

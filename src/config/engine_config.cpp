@@ -8,8 +8,8 @@ void validate(const EngineConfig& config) {
   if (config.block_size < 1 || config.block_size > 1024) {
     throw Error("--block-size must be in [1, 1024], got {}", config.block_size);
   }
-  if (config.kv_cache_memory < 1) {
-    throw Error("--kv-cache-memory must be positive, got {}", config.kv_cache_memory);
+  if (config.kv_cache_memory && *config.kv_cache_memory < 1) {
+    throw Error("--kv-cache-memory must be positive, got {}", *config.kv_cache_memory);
   }
   if (!(config.gpu_memory_utilization > 0.0 && config.gpu_memory_utilization <= 1.0)) {
     throw Error("--gpu-memory-utilization must be in (0, 1], got {}",

@@ -65,11 +65,12 @@ const config::EngineConfig& validated(const config::EngineConfig& config) {
   return config;
 }
 
-// The KV cache's byte budget. On a device, as vLLM does it: the largest step's activations are
-// allocated first, then the cache gets utilization x total minus everything in use by then
-// (weights, activations, library workspaces, other processes).
+// The KV cache's byte budget: --kv-cache-memory when given. Else on a device, as vLLM does it:
+// the largest step's activations are allocated first, then the cache gets utilization x total
+// minus everything in use by then (weights, activations, library workspaces, other processes).
 std::int64_t kv_cache_budget(model::ModelRunner& runner, const config::EngineConfig& config) {
-  if (!runner.backend().device_memory()) return config.kv_cache_memory;
+  if (config.kv_cache_memory) return *config.kv_cache_memory;
+  if (!runner.backend().device_memory()) return config::kDefaultCpuKvCacheMemory;
   runner.reserve_workspace(config.max_num_batched_tokens, config.max_num_seqs);
   const backend::DeviceMemory memory = *runner.backend().device_memory();
   const std::int64_t used = memory.total_bytes - memory.free_bytes;

@@ -82,7 +82,8 @@ std::vector<JobResult> EngineTestBase::run_jobs(const std::vector<Job>& jobs,
 }
 
 std::int64_t EngineTestBase::kv_bytes(std::int32_t blocks, std::int32_t block_size) const {
-  return kv_bytes_per_token(runner->spec(), 4) * block_size * blocks;
+  return kv_bytes_per_token(runner->spec(), dtype_size_bytes(runner->backend().compute_dtype())) *
+         block_size * blocks;
 }
 
 SamplingParams EngineTestBase::greedy(std::int32_t max_tokens) {

@@ -2,16 +2,19 @@
 // How the engine is sized and scheduled: the flags of DESIGN.md section 8 that reach the engine.
 // Shared by `serve` and `generate`, so an offline run measures the engine a server would run.
 #include <cstdint>
+#include <optional>
 
 namespace llmserve::config {
 
+inline constexpr std::int64_t kDefaultCpuKvCacheMemory = std::int64_t{4} << 30;
+
 struct EngineConfig {
   std::int32_t block_size = 16;
-  // KV cache budget on the CPU backend, in bytes. The cache is never made larger than
-  // max_num_seqs sequences of max_model_len tokens could use.
-  std::int64_t kv_cache_memory = std::int64_t{4} << 30;
-  // On a device backend the KV cache gets this fraction of the device's total memory minus what
-  // weights, activations and everything else already use when the cache is planned.
+  // KV cache budget in bytes, on any backend. Unset: kDefaultCpuKvCacheMemory on the CPU; on a
+  // device, gpu_memory_utilization x the device's total memory minus what weights, activations
+  // and everything else already use when the cache is planned. The cache is never made larger
+  // than max_num_seqs sequences of max_model_len tokens could use.
+  std::optional<std::int64_t> kv_cache_memory;
   double gpu_memory_utilization = 0.9;
   std::int32_t max_num_seqs = 256;
   std::int32_t max_num_batched_tokens = 2048;
