@@ -5,29 +5,14 @@
 
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "llmserve/common/dtype.h"
 
 namespace llmserve::backend::cuda {
 
-// Calls f(std::type_identity<T>{}) with T the storage type of `dtype`.
-template <typename F>
-void dispatch_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::kBF16:
-      f(std::type_identity<__nv_bfloat16>{});
-      return;
-    case DType::kF16:
-      f(std::type_identity<__half>{});
-      return;
-    case DType::kF32:
-      f(std::type_identity<float>{});
-      return;
-  }
-  throw std::invalid_argument("cuda launcher: unknown dtype");
-}
-
-// The compute dtypes only: model kernels are not instantiated for fp32 (WMMA has no fp32 inputs).
+// Calls f(std::type_identity<T>{}) with T the storage type of `dtype`, a compute dtype (model
+// kernels are not instantiated for fp32: WMMA has no fp32 inputs).
 template <typename F>
 void dispatch_compute_dtype(DType dtype, F&& f) {
   switch (dtype) {
@@ -41,6 +26,16 @@ void dispatch_compute_dtype(DType dtype, F&& f) {
       break;
   }
   throw std::invalid_argument("cuda launcher: the compute dtype is bfloat16 or float16");
+}
+
+// As dispatch_compute_dtype, fp32 included (conversions, fp32 outputs).
+template <typename F>
+void dispatch_dtype(DType dtype, F&& f) {
+  if (dtype == DType::kF32) {
+    f(std::type_identity<float>{});
+    return;
+  }
+  dispatch_compute_dtype(dtype, std::forward<F>(f));
 }
 
 // Threads per block for a row of `cols` elements: enough to cover it once, at most 1024, a
