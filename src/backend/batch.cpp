@@ -82,4 +82,17 @@ void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block
   }
 }
 
+void check_embedding_inputs(const Batch& batch, std::int64_t vocab_size,
+                            std::optional<std::int64_t> num_positions) {
+  for (std::size_t t = 0; t < batch.input_ids.size(); ++t) {
+    if (batch.input_ids[t] < 0 || batch.input_ids[t] >= vocab_size) {
+      throw Error("token id {} is outside the vocabulary of {}", batch.input_ids[t], vocab_size);
+    }
+    if (num_positions && batch.positions[t] >= *num_positions) {
+      throw Error("position {} is beyond the model's {} learned positions", batch.positions[t],
+                  *num_positions);
+    }
+  }
+}
+
 }  // namespace llmserve::backend

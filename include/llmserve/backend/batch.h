@@ -10,6 +10,7 @@
 // Before any of that, block_copies duplicates whole blocks (every layer's K and V): a block that
 // sequences shared is copied before one of them writes into it (copy-on-write).
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace llmserve::backend {
@@ -39,5 +40,11 @@ struct Batch {
 // cache of num_blocks x block_size, or a new token's position is not inside its context. Backends
 // call it in begin_step() so an engine bug is an error, never an out-of-bounds write.
 void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block_size);
+
+// Throws llmserve::Error when an input id is outside [0, vocab_size) or, for a model with
+// learned positions (num_positions set), a position is beyond its table. Backends call it in
+// embed(), before any row is read.
+void check_embedding_inputs(const Batch& batch, std::int64_t vocab_size,
+                            std::optional<std::int64_t> num_positions);
 
 }  // namespace llmserve::backend

@@ -108,16 +108,11 @@ void CpuBackend::begin_step(const Batch& batch) {
 
 void CpuBackend::embed(const Tensor& table, const Tensor* positions_table, Tensor& out) {
   const std::int64_t hidden = cols_of(table);
+  check_embedding_inputs(*batch_, rows_of(table),
+                         positions_table != nullptr
+                             ? std::optional<std::int64_t>(rows_of(*positions_table))
+                             : std::nullopt);
   const auto& ids = batch_->input_ids;
-  for (std::size_t t = 0; t < ids.size(); ++t) {
-    if (ids[t] < 0 || ids[t] >= rows_of(table)) {
-      throw Error("token id {} is outside the vocabulary of {}", ids[t], rows_of(table));
-    }
-    if (positions_table != nullptr && batch_->positions[t] >= rows_of(*positions_table)) {
-      throw Error("position {} is beyond the model's {} learned positions", batch_->positions[t],
-                  rows_of(*positions_table));
-    }
-  }
   const float* tok = table.data_as<float>();
   float* dst = out.data_as<float>();
 #pragma omp parallel for

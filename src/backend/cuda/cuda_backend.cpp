@@ -171,16 +171,10 @@ void CudaBackend::require_compute(const Tensor& t, const char* op) const {
 void CudaBackend::embed(const Tensor& table, const Tensor* positions_table, Tensor& out) {
   require_compute(table, "embed");
   require_compute(out, "embed");
-  const auto& ids = batch_->input_ids;
-  for (std::size_t t = 0; t < ids.size(); ++t) {
-    if (ids[t] < 0 || ids[t] >= rows_of(table)) {
-      throw Error("token id {} is outside the vocabulary of {}", ids[t], rows_of(table));
-    }
-    if (positions_table != nullptr && batch_->positions[t] >= rows_of(*positions_table)) {
-      throw Error("position {} is beyond the model's {} learned positions", batch_->positions[t],
-                  rows_of(*positions_table));
-    }
-  }
+  check_embedding_inputs(*batch_, rows_of(table),
+                         positions_table != nullptr
+                             ? std::optional<std::int64_t>(rows_of(*positions_table))
+                             : std::nullopt);
   check(launch_embedding(dtype_, table.data(),
                          positions_table != nullptr ? positions_table->data() : nullptr,
                          step_->input_ids, step_->positions, batch_->num_tokens(), cols_of(table),
