@@ -319,6 +319,24 @@ TEST_F(CpuBackendTest, RejectsBadCacheGeometryAndStepsWithoutCache) {
   EXPECT_THROW(backend_->allocate_kv_cache({1, 4, 16, 3, 2, 8}), Error);
 }
 
+// check_embedding_inputs, which both backends call in embed() before reading a row.
+TEST_F(CpuBackendTest, EmbedRejectsIdsOutsideTheVocabularyAndPositionsBeyondTheTable) {
+  backend_->allocate_kv_cache({1, 4, 16, 2, 1, 8});
+  const Tensor table = upload(random(10 * 8), {10, 8});
+  const Tensor positions = upload(random(4 * 8), {4, 8});
+  Tensor out = backend_->empty({5, 8});
+  Batch batch = trivial_batch(5);  // positions 0..4
+  batch.input_ids = {0, 1, 2, 3, 9};
+  backend_->begin_step(batch);
+  EXPECT_NO_THROW(backend_->embed(table, nullptr, out));
+  EXPECT_THROW(backend_->embed(table, &positions, out), Error);  // position 4 of 4 learned
+  for (const std::int32_t bad : {10, -1}) {
+    batch.input_ids[2] = bad;
+    backend_->begin_step(batch);
+    EXPECT_THROW(backend_->embed(table, nullptr, out), Error) << bad;
+  }
+}
+
 TEST_F(CpuBackendTest, RejectsInconsistentBatches) {
   backend_->allocate_kv_cache({1, 4, 16, 2, 1, 8});
   // query_start out of order: must be caught before anything is read through it.
