@@ -159,7 +159,6 @@ bool EngineCore::step() {
     if (!scheduled.empty()) ran = run_step(scheduled);
   }
   post_outputs();
-  publish_stats();
   return ran;
 }
 
@@ -350,6 +349,8 @@ void EngineCore::fail_request(Request& req, const std::string& message) {
 
 void EngineCore::post_outputs() {
   scheduler_.remove_finished();
+  // Stats before outputs: a client that has read its last token finds it counted on /metrics.
+  publish_stats();
   for (Request* req : touched_) {
     req->pending.usage = req->usage;
     req->pending.times = req->times;

@@ -1,5 +1,7 @@
 // The engine end to end on the tiny checkpoints: batch invariance under chunked prefill,
 // preemption and prefix caching; seeded sampling; n > 1 forks; stop conditions; validation.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -228,6 +230,29 @@ TEST_P(EngineTest, TimestampsAndUsage) {
   EXPECT_TRUE(std::is_sorted(r.token_times.begin(), r.token_times.end()));
   EXPECT_EQ(r.usage.prompt_tokens, 7);
   EXPECT_EQ(r.usage.completion_tokens, 5);
+}
+
+// A consumer woken by an output finds that output already counted in the stats: a client that
+// has read its last token and then asks /metrics must see it there.
+TEST_P(EngineTest, StatsCountEachOutputBeforeItIsPosted) {
+  std::mt19937 rng(21);
+  EngineCore engine(*runner, *tokenizer, {});
+  auto handle = engine.submit({random_prompt(rng, 6), greedy(4)});
+  std::int64_t received = 0;
+  std::vector<std::string> stale;  // gtest assertions stay on the test's own frames
+  handle.on_ready([&] {
+    const auto out = handle.poll();
+    if (!out) return;
+    received += static_cast<std::int64_t>(out->choices[0].token_ids.size());
+    const auto s = engine.stats();
+    if (s.generation_tokens != received || (out->finished && s.num_running != 0)) {
+      stale.push_back(fmt::format("received {} tokens (finished {}), stats: {} generated, {} running",
+                                  received, out->finished, s.generation_tokens, s.num_running));
+    }
+  });
+  for (int step = 0; step < 100 && !handle.done(); ++step) engine.step();
+  EXPECT_EQ(received, 4);
+  EXPECT_TRUE(stale.empty()) << fmt::format("{}", fmt::join(stale, "\n"));
 }
 
 TEST_P(EngineTest, InvalidRequestsAreRefusedNamingTheField) {
