@@ -68,6 +68,8 @@ void add_engine_options(CLI::App& command, EngineConfig& config) {
                      "Longest prompt + completion (default: the model's)");
   command.add_flag("--enable-prefix-caching", config.enable_prefix_caching,
                    "Share the KV blocks of common prompt prefixes across requests");
+  command.add_flag("--enforce-eager", config.enforce_eager,
+                   "Run decode steps op by op instead of replaying CUDA graphs (cuda)");
 }
 
 // Seconds on the command line, milliseconds inside.

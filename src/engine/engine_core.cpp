@@ -114,6 +114,9 @@ EngineCore::EngineCore(model::ModelRunner& runner, const tokenizer::Tokenizer& t
       sampler_(runner.spec().vocab_size, eos_token_ids_),
       inbox_(std::make_shared<EngineInbox>()) {
   runner_->allocate_kv_cache(plan_.num_blocks, plan_.block_size);
+  if (runner.backend().samples_on_device()) {
+    device_rows_.emplace(runner.spec().vocab_size, eos_token_ids_);
+  }
   publish_stats();
 }
 
@@ -221,30 +224,32 @@ bool EngineCore::run_step(const SchedulerOutput& scheduled) {
   build_batch(scheduled, plan_.block_size, batch_);
   ++num_steps_;
   const auto vocab = static_cast<std::size_t>(runner_->spec().vocab_size);
+  backend::Tensor logits;
   try {
-    const backend::Tensor logits = runner_->execute(batch_);
-    logits_.resize(batch_.logits_rows.size() * vocab);
-    runner_->backend().download(logits, logits_);
-  } catch (const std::exception& e) {
-    // The cache may hold half a step: the requests of this step cannot continue, the others can.
-    ++num_failed_steps_;
-    spdlog::error("engine step {} failed: {}", num_steps_, e.what());
-    for (const auto& s : scheduled.scheduled) {
-      fail_request(s.sequence->request(), fmt::format("model step failed: {}", e.what()));
+    logits = runner_->execute(batch_);
+    if (!device_rows_) {
+      logits_.resize(batch_.logits_rows.size() * vocab);
+      runner_->backend().download(logits, logits_);
     }
+  } catch (const std::exception& e) {
+    fail_step(scheduled, e);
     return true;
   }
 
   rows_.clear();
   row_sequences_.clear();
-  std::size_t row = 0;
+  std::int32_t row = 0;
   for (const auto& [seq, num_new] : scheduled.scheduled) {
     seq->num_computed_tokens += num_new;
     blocks_.commit(seq->block_table, seq->tokens(), seq->num_computed_tokens);
     if (seq->num_uncomputed_tokens() > 0) continue;  // a prefill chunk short of the prompt's end
-    const std::span<const float> logits(logits_.data() + row++ * vocab, vocab);
+    const std::int32_t logits_row = row++;
+    const std::span<const float> host_logits =
+        device_rows_ ? std::span<const float>()
+                     : std::span<const float>(logits_.data() + logits_row * vocab, vocab);
     auto add_row = [&](Sequence& s) {
-      rows_.push_back({logits, &s.request().params, s.prompt_ids(), s.output_ids(), &s.rng});
+      rows_.push_back({host_logits, &s.request().params, s.prompt_ids(), s.output_ids(), &s.rng,
+                       logits_row});
       row_sequences_.push_back(&s);
     };
     add_row(*seq);
@@ -256,10 +261,33 @@ bool EngineCore::run_step(const SchedulerOutput& scheduled) {
     }
   }
   samples_.resize(rows_.size());
-  sampler_.sample(rows_, samples_);
+  if (device_rows_) {
+    device_samples_.resize(rows_.size());
+    // The step's first wait. An error of its kernels that only surfaces here has left the
+    // device context unusable (asynchronous CUDA errors are sticky), so the blocks committed
+    // above cannot mislead a later step.
+    try {
+      runner_->backend().sample(logits, device_rows_->build(rows_), device_samples_);
+    } catch (const std::exception& e) {
+      fail_step(scheduled, e);
+      return true;
+    }
+    device_rows_->finish(device_samples_, samples_);
+  } else {
+    sampler_.sample(rows_, samples_);
+  }
   const auto now = Clock::now();
   for (std::size_t i = 0; i < rows_.size(); ++i) append_token(*row_sequences_[i], samples_[i], now);
   return true;
+}
+
+void EngineCore::fail_step(const SchedulerOutput& scheduled, const std::exception& e) {
+  // The cache may hold half a step: the requests of this step cannot continue, the others can.
+  ++num_failed_steps_;
+  spdlog::error("engine step {} failed: {}", num_steps_, e.what());
+  for (const auto& s : scheduled.scheduled) {
+    fail_request(s.sequence->request(), fmt::format("model step failed: {}", e.what()));
+  }
 }
 
 void EngineCore::fork_choices(Sequence& parent) {

@@ -14,9 +14,6 @@
 namespace llmserve::engine {
 namespace {
 
-// vLLM's threshold: 1 / temperature must stay finite.
-constexpr float kGreedyBelowTemperature = 1e-5f;
-
 bool in_vocab(std::int32_t id, std::size_t vocab) {
   return id >= 0 && static_cast<std::size_t>(id) < vocab;
 }
@@ -29,24 +26,10 @@ std::optional<std::int32_t> first_outside_vocab(std::span<const std::int32_t> id
   return std::nullopt;
 }
 
-// Why the row's token ids cannot be used; checked before anything indexes by them.
-std::optional<std::string> check_ids(const SamplerRow& row, std::size_t vocab) {
-  const auto& params = *row.params;
-  std::optional<std::int32_t> bad = first_outside_vocab(row.output_ids, vocab);
-  if (!bad) bad = first_outside_vocab(row.prompt_ids, vocab);
-  if (!bad) bad = first_outside_vocab(params.stop_token_ids, vocab);
-  for (const auto& [id, bias] : params.logit_bias) {
-    if (!bad && !in_vocab(id, vocab)) bad = id;
-  }
-  if (bad) return fmt::format("token id {} is outside the vocabulary [0, {})", *bad, vocab);
-  return std::nullopt;
-}
-
 std::string describe_non_finite(std::span<const float> logits) {
   const auto it =
       std::find_if(logits.begin(), logits.end(), [](float x) { return !std::isfinite(x); });
-  return fmt::format("the logit of token {} is {}: the model produced a non-finite value",
-                     it - logits.begin(), *it);
+  return non_finite_logit_error(static_cast<std::int32_t>(it - logits.begin()), *it);
 }
 
 void apply_logit_bias(const SamplingParams& params, std::span<float> work) {
@@ -154,6 +137,28 @@ void fill_logprobs(std::span<const float> logits, std::int32_t n, SampleResult& 
 
 }  // namespace
 
+std::optional<std::string> invalid_row_ids(const SamplerRow& row, std::size_t vocab) {
+  const auto& params = *row.params;
+  std::optional<std::int32_t> bad = first_outside_vocab(row.output_ids, vocab);
+  if (!bad) bad = first_outside_vocab(row.prompt_ids, vocab);
+  if (!bad) bad = first_outside_vocab(params.stop_token_ids, vocab);
+  for (const auto& [id, bias] : params.logit_bias) {
+    if (!bad && !in_vocab(id, vocab)) bad = id;
+  }
+  if (bad) return fmt::format("token id {} is outside the vocabulary [0, {})", *bad, vocab);
+  return std::nullopt;
+}
+
+std::string non_finite_logit_error(std::int32_t id, float value) {
+  return fmt::format("the logit of token {} is {}: the model produced a non-finite value", id,
+                     value);
+}
+
+std::string unsampleable_error(bool all_masked) {
+  return all_masked ? "every token is masked (min_tokens with only EOS / stop tokens)"
+                    : "a penalty or logit_bias pushed a logit to infinity";
+}
+
 Sampler::Sampler(std::int32_t vocab_size, std::vector<std::int32_t> eos_token_ids)
     : vocab_size_(vocab_size), eos_token_ids_(std::move(eos_token_ids)) {
   if (vocab_size_ <= 0) throw Error("the sampler needs a vocabulary, got size {}", vocab_size_);
@@ -210,7 +215,7 @@ void Sampler::sample_row(const SamplerRow& row, Scratch& scratch, SampleResult& 
     result.error = describe_non_finite(row.logits);
     return;
   }
-  if (auto error = check_ids(row, vocab)) {
+  if (auto error = invalid_row_ids(row, vocab)) {
     result.error = std::move(error);
     return;
   }
@@ -221,8 +226,7 @@ void Sampler::sample_row(const SamplerRow& row, Scratch& scratch, SampleResult& 
   }
   const float max = detail::max_of(work);
   if (!std::isfinite(max)) {
-    result.error = max < 0.0f ? "every token is masked (min_tokens with only EOS / stop tokens)"
-                              : "a penalty or logit_bias pushed a logit to infinity";
+    result.error = unsampleable_error(max < 0.0f);
     return;
   }
   if (params.temperature < kGreedyBelowTemperature) {

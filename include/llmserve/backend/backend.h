@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "llmserve/backend/batch.h"
+#include "llmserve/backend/device_sampling.h"
 #include "llmserve/backend/tensor.h"
 
 namespace llmserve::backend {
@@ -95,6 +96,14 @@ class Backend {
   virtual void silu_mul(const Tensor& gate_up, Tensor& out) = 0;
   // out[r] = x[batch.logits_rows[r]]
   virtual void gather_rows(const Tensor& x, Tensor& out) = 0;
+
+  // --- sampling where the logits are (optional) -------------------------------------------------
+  virtual bool samples_on_device() const { return false; }
+  // Samples logits row rows[i].logits_row of `logits` [R, vocab] (fp32, as linear() wrote it)
+  // under rows[i] into out[i]; only the results cross to the host. Waits for the step. Throws
+  // unless samples_on_device().
+  virtual void sample(const Tensor& logits, std::span<const SamplingRow> rows,
+                      std::span<SampledToken> out);
 };
 
 }  // namespace llmserve::backend

@@ -20,6 +20,9 @@ struct EngineConfig {
   std::int32_t max_num_batched_tokens = 2048;
   std::int32_t max_model_len = 0;  // 0: the model's max_position_embeddings
   bool enable_prefix_caching = false;
+  // Runs every step op by op. Otherwise a backend that can (CUDA) replays decode steps from
+  // graphs captured per batch-size bucket at startup.
+  bool enforce_eager = false;
 };
 
 // Throws llmserve::Error for values out of range or combinations that cannot work

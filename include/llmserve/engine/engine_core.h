@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "llmserve/backend/batch.h"
 #include "llmserve/config/engine_config.h"
 #include "llmserve/engine/block_manager.h"
+#include "llmserve/engine/device_sampling_rows.h"
 #include "llmserve/engine/kv_cache_plan.h"
 #include "llmserve/engine/request_handle.h"
 #include "llmserve/engine/sampler.h"
@@ -102,6 +104,8 @@ class EngineCore {
   // Ends every unfinished choice of `request` (kAbort, kTimeout or kError).
   void end_request(Request& request, FinishReason reason);
   void fail_request(Request& request, const std::string& message);
+  // Fails every request of the step that threw `e`.
+  void fail_step(const SchedulerOutput& scheduled, const std::exception& e);
   void post_outputs();
   void publish_stats();
 
@@ -113,6 +117,8 @@ class EngineCore {
   BlockManager blocks_;
   Scheduler scheduler_;
   Sampler sampler_;
+  // Set when the backend samples where the logits are: only tokens cross to the host.
+  std::optional<DeviceSamplingRows> device_rows_;
   std::shared_ptr<EngineInbox> inbox_;
   std::atomic<std::uint64_t> next_request_id_{1};
 
@@ -124,6 +130,7 @@ class EngineCore {
   std::vector<SamplerRow> rows_;
   std::vector<Sequence*> row_sequences_;
   std::vector<SampleResult> samples_;
+  std::vector<backend::SampledToken> device_samples_;
 
   std::int64_t num_steps_ = 0;
   std::int64_t num_failed_steps_ = 0;

@@ -26,6 +26,9 @@
 
 namespace llmserve::engine {
 
+// vLLM's threshold: below it a row is greedy (1 / temperature must stay finite).
+inline constexpr float kGreedyBelowTemperature = 1e-5f;
+
 struct TokenLogprob {
   std::int32_t id = 0;
   float logprob = 0.0f;
@@ -37,6 +40,7 @@ struct SamplerRow {
   std::span<const std::int32_t> prompt_ids;  // repetition penalty
   std::span<const std::int32_t> output_ids;  // penalties and min_tokens
   std::mt19937_64* rng = nullptr;
+  std::int32_t logits_row = 0;  // the row of the step's logits (device sampling; forks share one)
 };
 
 struct SampleResult {
@@ -45,6 +49,14 @@ struct SampleResult {
   std::vector<TokenLogprob> top;     // params->logprobs most likely, most likely first
   std::optional<std::string> error;  // the row could not be sampled (non-finite logits)
 };
+
+// The row's checks and error messages, shared with sampling on the device
+// (device_sampling_rows.h). Why the row's token ids cannot be used, if they cannot: an id in its
+// history, stop_token_ids or logit_bias outside the vocabulary.
+std::optional<std::string> invalid_row_ids(const SamplerRow& row, std::size_t vocab_size);
+std::string non_finite_logit_error(std::int32_t id, float value);
+// After the edits no logit is finite: every one masked, or one pushed to +inf.
+std::string unsampleable_error(bool all_masked);
 
 class Sampler {
  public:
