@@ -31,6 +31,14 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  }
+  return v;
+}
+
 // Sum of `v` over the block, returned to every thread. blockDim.x is a multiple of 32 and at most
 // 1024; `scratch` is 32 floats of shared memory, reusable by the next call.
 __device__ __forceinline__ float block_sum(float v, float* scratch) {

@@ -11,8 +11,9 @@ struct PagedAttentionParams {
   const std::int32_t* positions;     // [T] position of each new token in its sequence
   const std::int32_t* seq_of_token;  // [T]
   const std::int32_t* query_start;   // [B+1]
-  const std::int32_t* block_tables;  // [B][max_blocks_per_seq]
-  std::int32_t max_blocks_per_seq = 0;
+  const std::int32_t* block_tables;  // [B][*table_stride]
+  // Read from device memory, so that a replayed CUDA graph follows each step's table width.
+  const std::int32_t* table_stride;
   std::int32_t block_size = 0;
   std::int32_t num_heads = 0;
   std::int32_t num_kv_heads = 0;

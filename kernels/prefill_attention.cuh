@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kPrefillWarps * 32)
   const std::int32_t q_begin = p.query_start[seq];
   const std::int32_t q_len = p.query_start[seq + 1] - q_begin;
   const int rows = min(kPrefillQueryTile, q_len - first_query);
-  const std::int32_t* table = p.block_tables + std::int64_t{seq} * p.max_blocks_per_seq;
+  const std::int32_t* table = p.block_tables + std::int64_t{seq} * *p.table_stride;
   const std::int64_t row_width = p.row_width();
   const std::int64_t kv_width = p.kv_width();
 

@@ -62,7 +62,7 @@ void check_batch(const Batch& batch, std::int32_t num_blocks, std::int32_t block
           std::int64_t{batch.block_tables[s * batch.max_blocks_per_seq + pos / block_size]} *
               block_size +
           pos % block_size;
-      if (batch.slot_mapping[i] != expected) {
+      if (batch.slot_mapping[i] != expected && batch.slot_mapping[i] != kPaddingSlot) {
         throw Error("batch: token {} (position {}) maps to slot {}, its block table says {}", i,
                     pos, batch.slot_mapping[i], expected);
       }

@@ -114,6 +114,14 @@ EngineCore::EngineCore(model::ModelRunner& runner, const tokenizer::Tokenizer& t
       sampler_(runner.spec().vocab_size, eos_token_ids_),
       inbox_(std::make_shared<EngineInbox>()) {
   runner_->allocate_kv_cache(plan_.num_blocks, plan_.block_size);
+  if (!config_.enforce_eager) {
+    runner_->record_decode_steps(config_.max_num_batched_tokens, config_.max_num_seqs,
+                                 plan_.max_model_len);
+    if (runner_->num_recordings() > 0) {
+      spdlog::info("recorded decode steps for {} batch sizes (--enforce-eager runs them op by op)",
+                   runner_->num_recordings());
+    }
+  }
   if (runner.backend().samples_on_device()) {
     device_rows_.emplace(runner.spec().vocab_size, eos_token_ids_);
   }

@@ -57,7 +57,9 @@ std::string param_name(std::string name) {
   return name;
 }
 
-class CudaModelParity : public ::testing::TestWithParam<std::tuple<const char*, DType>> {
+// (fixture, dtype, decode steps replayed from recordings rather than run op by op)
+class CudaModelParity
+    : public ::testing::TestWithParam<std::tuple<const char*, DType, bool>> {
  protected:
   void SetUp() override {
     if (backend::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present";
@@ -115,15 +117,15 @@ class CudaModelParity : public ::testing::TestWithParam<std::tuple<const char*, 
   std::vector<std::string> argmax_mismatches_;
 };
 
-// Four prompts of 3, 17, 30 and 61 random tokens (none a multiple of the block size) in blocks
-// scattered over a shuffled pool. Step 1 prefills the first three and 40 tokens of the fourth;
-// step 2 decodes the first three beside the fourth's remaining 21 tokens (a chunk with a cached
-// prefix); steps 3..9 decode all four. Each step feeds the CPU's argmax to both runners and
+// Five prompts of 3, 17, 9, 30 and 61 random tokens (none a multiple of the block size) in blocks
+// scattered over a shuffled pool. Step 1 prefills the first four and 40 tokens of the fifth;
+// step 2 decodes the first four beside the fifth's remaining 21 tokens (a chunk with a cached
+// prefix); steps 3..9 decode all five. Each step feeds the CPU's argmax to both runners and
 // compares every token's logits.
 TEST_P(CudaModelParity, LogprobsMatchCpuThroughPrefillChunksAndDecodes) {
   constexpr std::int32_t kBlockSize = 16, kDecodeSteps = 8;
-  const std::vector<std::int32_t> prompt_lens = {3, 17, 30, 61};
-  const std::vector<std::int32_t> first_chunk = {3, 17, 30, 40};
+  const std::vector<std::int32_t> prompt_lens = {3, 17, 9, 30, 61};
+  const std::vector<std::int32_t> first_chunk = {3, 17, 9, 30, 40};
   const std::int32_t vocab = cpu_->spec().vocab_size;
   std::uniform_int_distribution<std::int32_t> token(0, vocab - 1);
 
@@ -151,6 +153,10 @@ TEST_P(CudaModelParity, LogprobsMatchCpuThroughPrefillChunksAndDecodes) {
   }
   cpu_->allocate_kv_cache(num_blocks, kBlockSize);
   cuda_->allocate_kv_cache(num_blocks, kBlockSize);
+  // Recorded for up to 8 sequences: the decode-only steps (2 onwards) of these five replay the
+  // recording of 8, padded with three rows that read block 0 (some sequence's) and write nothing.
+  const bool recorded = std::get<2>(GetParam());
+  if (recorded) cuda_->record_decode_steps(128, 8, blocks_per_seq * kBlockSize);
 
   double worst = 0.0;
   int rows_compared = 0;
@@ -199,6 +205,7 @@ TEST_P(CudaModelParity, LogprobsMatchCpuThroughPrefillChunksAndDecodes) {
       }
     }
   }
+  EXPECT_EQ(cuda_->num_replayed_steps(), recorded ? kDecodeSteps - 1 : 0);
   EXPECT_EQ(seqs.front().done, prompt_lens.front() + kDecodeSteps);
   EXPECT_EQ(seqs.back().done, prompt_lens.back() + kDecodeSteps - 1);
   EXPECT_LE(worst, logprob_tolerance(dtype_))
@@ -219,11 +226,13 @@ INSTANTIATE_TEST_SUITE_P(TinyCheckpoints, CudaModelParity,
                          ::testing::Combine(::testing::Values("gpt2-f32", "gpt2-bf16-prefixed",
                                                               "qwen2-f32", "qwen2-bf16-sharded",
                                                               "qwen2-f32-noprefix", "llama-f32"),
-                                            ::testing::Values(DType::kBF16, DType::kF16)),
+                                            ::testing::Values(DType::kBF16, DType::kF16),
+                                            ::testing::Bool()),
                          [](const ::testing::TestParamInfo<CudaModelParity::ParamType>& param) {
                            return param_name(
                                std::string(std::get<0>(param.param)) +
-                               (std::get<1>(param.param) == DType::kBF16 ? "_bf16" : "_f16"));
+                               (std::get<1>(param.param) == DType::kBF16 ? "_bf16" : "_f16") +
+                               (std::get<2>(param.param) ? "_recorded" : "_eager"));
                          });
 
 // --- Greedy batch invariance through the engine --------------------------------------------------

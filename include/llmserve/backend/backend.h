@@ -97,6 +97,26 @@ class Backend {
   // out[r] = x[batch.logits_rows[r]]
   virtual void gather_rows(const Tensor& x, Tensor& out) = 0;
 
+  // --- recorded steps (optional) -------------------------------------------------------------
+  // Sizes the step's own buffers for steps of up to max_tokens tokens, max_seqs sequences and
+  // contexts up to max_context tokens, so that such steps reuse the same memory.
+  virtual void reserve_steps(std::int32_t max_tokens, std::int32_t max_seqs,
+                             std::int32_t max_context);
+  // The ops of one step recorded once and replayed over later steps of the same shape (CUDA
+  // graphs): the launch overhead of a decode step is paid once.
+  class Recording {
+   public:
+    virtual ~Recording() = default;
+  };
+  virtual bool can_record() const { return false; }
+  // After begin_step(): the ops up to end_recording() are recorded, not run. A recording assumes
+  // the longest context reserve_steps() allowed. Throws unless can_record().
+  virtual void begin_recording();
+  virtual std::unique_ptr<Recording> end_recording();
+  // After begin_step() with a batch of the recorded shape (tokens, sequences, logits rows): runs
+  // the recorded ops over it. False, running nothing, when the buffers it used have moved since.
+  virtual bool replay(const Recording& recording);
+
   // --- sampling where the logits are (optional) -------------------------------------------------
   virtual bool samples_on_device() const { return false; }
   // Samples logits row rows[i].logits_row of `logits` [R, vocab] (fp32, as linear() wrote it)

@@ -15,10 +15,16 @@
 
 namespace llmserve::backend {
 
+// A token that only pads a step to a recorded shape (a CUDA graph's batch size): its K/V is
+// stored nowhere and its outputs are ignored. Its sequence's block table must still name valid
+// blocks, which attention reads.
+inline constexpr std::int64_t kPaddingSlot = -1;
+
 struct Batch {
   std::vector<std::int32_t> input_ids;     // [T]
   std::vector<std::int32_t> positions;     // [T] position of each new token in its sequence
-  std::vector<std::int64_t> slot_mapping;  // [T] KV slot each new token's K/V is written to
+  std::vector<std::int64_t> slot_mapping;  // [T] KV slot each new token's K/V is written to,
+                                           // or kPaddingSlot
   std::vector<std::int32_t> query_start;   // [B+1] new tokens of sequence b: [qs[b], qs[b+1])
   std::vector<std::int32_t> context_lens;  // [B] tokens with KV after this step (cached + new)
   std::vector<std::int32_t> block_tables;  // [B][max_blocks_per_seq], row-major, -1 padded

@@ -5,6 +5,8 @@
 // cache and returning logits for the batch's logits_rows. Engine thread only.
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "llmserve/backend/backend.h"
 #include "llmserve/model/model_spec.h"
@@ -27,6 +29,16 @@ class ModelRunner {
   // them on demand otherwise.
   void reserve_workspace(std::int64_t num_tokens, std::int64_t num_logits_rows);
 
+  // Records one decode step per batch-size bucket (1, 2, 4, ... up to max_seqs rounded up to a
+  // power of two, at most kMaxRecordedBatch) when the backend can record (CUDA graphs); later
+  // decode steps are padded to their bucket and replayed. Steps may then reach max_tokens tokens
+  // and max_context context: the buffers the recordings point into are reserved for that first.
+  void record_decode_steps(std::int32_t max_tokens, std::int32_t max_seqs,
+                           std::int32_t max_context);
+  static constexpr std::int32_t kMaxRecordedBatch = 256;
+  std::size_t num_recordings() const { return recordings_.size(); }
+  std::int64_t num_replayed_steps() const { return num_replayed_steps_; }
+
   // Logits [batch.logits_rows.size(), vocab_size] (fp32) in backend memory, valid until the next
   // call.
   backend::Tensor execute(const backend::Batch& batch);
@@ -42,10 +54,25 @@ class ModelRunner {
     backend::Tensor residual, normed, qkv, attn, proj, up, act, down, rows, logits;
   };
 
+  struct RecordedStep {
+    std::int32_t batch_size;
+    std::uint64_t workspace_generation;
+    std::unique_ptr<backend::Backend::Recording> recording;
+  };
+
+  // The layer ops of a step of t tokens and r logits rows, after begin_step().
+  void forward(std::int64_t t, std::int64_t r);
+  // A decode step through its bucket's recording; nullopt when it has none or it went stale.
+  std::optional<backend::Tensor> replay_decode(const backend::Batch& batch);
+
   ModelSpec spec_;
   ModelWeights weights_;
   backend::Backend* backend_;
   Workspace workspace_;
+  std::uint64_t workspace_generation_ = 0;  // bumped whenever the workspace moves
+  std::vector<RecordedStep> recordings_;    // by batch size, ascending
+  backend::Batch padded_;                   // a decode step padded to its bucket
+  std::int64_t num_replayed_steps_ = 0;
 };
 
 }  // namespace llmserve::model

@@ -227,6 +227,7 @@ void CpuBackend::write_kv(std::int32_t layer, const Tensor& qkv) {
   for (std::int64_t t = 0; t < rows_of(qkv); ++t) {
     const float* row = qkv.data_as<float>() + t * width;
     const std::int64_t slot = batch_->slot_mapping[static_cast<std::size_t>(t)];
+    if (slot == kPaddingSlot) continue;
     std::memcpy(k + slot * kv_width, row + q_width, static_cast<std::size_t>(kv_width) * 4);
     std::memcpy(v + slot * kv_width, row + q_width + kv_width,
                 static_cast<std::size_t>(kv_width) * 4);

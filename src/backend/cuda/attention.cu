@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -15,7 +16,7 @@ kernels::PagedAttentionParams params_of(const AttentionArgs& args) {
   p.seq_of_token = args.seq_of_token;
   p.query_start = args.query_start;
   p.block_tables = args.block_tables;
-  p.max_blocks_per_seq = args.max_blocks_per_seq;
+  p.table_stride = args.table_stride;
   p.block_size = args.block_size;
   p.num_heads = args.num_heads;
   p.num_kv_heads = args.num_kv_heads;
@@ -24,16 +25,55 @@ kernels::PagedAttentionParams params_of(const AttentionArgs& args) {
   return p;
 }
 
-template <typename T, int kDimsPerLane>
-void decode(const void* qkv, const void* k_cache, const void* v_cache, const AttentionArgs& args,
-            std::int32_t tokens, void* out, cudaStream_t stream) {
+// The fast path loads 16 bytes (8 elements) per lane; head dims that are not a multiple of 8
+// take 2 elements per load, several loads per lane past 64.
+constexpr int kFastVec = 8;
+bool fast_path(std::int32_t head_dim) { return head_dim % kFastVec == 0; }
+
+// Query heads per block: a GQA group at once (up to 8), so each K/V row is read once per group.
+int heads_per_block(const AttentionArgs& args) {
+  if (!fast_path(args.head_dim)) return 8;
   const int group = args.num_heads / args.num_kv_heads;
-  const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(args.num_kv_heads),
-                  static_cast<unsigned>((group + kernels::kDecodeHeadsPerBlock - 1) /
-                                        kernels::kDecodeHeadsPerBlock));
-  kernels::decode_attention_kernel<T, kDimsPerLane><<<grid, kernels::kDecodeWarps * 32, 0, stream>>>(
-      static_cast<const T*>(qkv), static_cast<const T*>(k_cache), static_cast<const T*>(v_cache),
-      params_of(args), static_cast<T*>(out));
+  return group >= 8 ? 8 : group > 2 ? 4 + 4 * (group > 4) : group;
+}
+
+int ceil_div(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
+
+int next_power_of_two(int n) {
+  int p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+template <typename T, int kVec, int kVecsPerLane, int kHeads>
+void decode(const void* qkv, const void* k_cache, const void* v_cache, const AttentionArgs& args,
+            const std::int32_t* token_rows, std::int32_t tokens, DecodeSplit split,
+            float* workspace, void* out, cudaStream_t stream) {
+  const int group = args.num_heads / args.num_kv_heads;
+  const dim3 grid(static_cast<unsigned>(tokens),
+                  static_cast<unsigned>(args.num_kv_heads * ceil_div(group, kHeads)),
+                  static_cast<unsigned>(split.splits));
+  kernels::DecodeWork work;
+  work.tokens = token_rows;
+  work.keys_per_split = split.keys_per_split;
+  work.lanes = next_power_of_two(ceil_div(args.head_dim, kVec * kVecsPerLane));
+  if (split.splits > 1) {
+    const std::int64_t partials = std::int64_t{tokens} * args.num_heads * split.splits;
+    work.split_acc = workspace;
+    work.split_max = workspace + partials * args.head_dim;
+    work.split_sum = work.split_max + partials;
+  }
+  const auto p = params_of(args);
+  kernels::decode_attention_kernel<T, kVec, kVecsPerLane, kHeads>
+      <<<grid, kernels::kDecodeWarps * 32, 0, stream>>>(static_cast<const T*>(qkv),
+                                                       static_cast<const T*>(k_cache),
+                                                       static_cast<const T*>(v_cache), p, work,
+                                                       static_cast<T*>(out));
+  if (split.splits > 1) {
+    const dim3 reduce_grid(static_cast<unsigned>(tokens), static_cast<unsigned>(args.num_heads));
+    kernels::decode_attention_reduce<T><<<reduce_grid, 128, 0, stream>>>(p, work, split.splits,
+                                                                        static_cast<T*>(out));
+  }
 }
 
 template <typename T, int kHeadDim>
@@ -56,18 +96,49 @@ void prefill(const void* qkv, const void* k_cache, const void* v_cache, const At
 
 }  // namespace
 
+DecodeSplit plan_decode_split(const AttentionArgs& args, std::int32_t tokens,
+                              std::int32_t max_context, std::int32_t num_sms) {
+  const std::int64_t blocks = std::int64_t{tokens} * args.num_kv_heads *
+                              ceil_div(args.num_heads / args.num_kv_heads, heads_per_block(args));
+  const int chunks = ceil_div(std::max(max_context, 1), kernels::kDecodeChunk);
+  const int wanted = ceil_div(2 * std::int64_t{num_sms}, std::max<std::int64_t>(blocks, 1));
+  const int splits = std::clamp(wanted, 1, chunks);
+  DecodeSplit split;
+  split.keys_per_split = ceil_div(chunks, splits) * kernels::kDecodeChunk;
+  split.splits = ceil_div(std::max(max_context, 1), split.keys_per_split);
+  return split;
+}
+
+std::int64_t decode_split_workspace_floats(const AttentionArgs& args, std::int32_t tokens,
+                                           DecodeSplit split) {
+  if (split.splits <= 1) return 0;
+  return std::int64_t{tokens} * args.num_heads * split.splits * (args.head_dim + 2);
+}
+
 cudaError_t launch_decode_attention(DType dtype, const void* qkv, const void* k_cache,
                                     const void* v_cache, const AttentionArgs& args,
-                                    std::int32_t tokens, void* out, cudaStream_t stream) {
+                                    const std::int32_t* token_rows, std::int32_t tokens,
+                                    DecodeSplit split, float* workspace, void* out,
+                                    cudaStream_t stream) {
+  if (tokens == 0) return cudaSuccess;
   dispatch_compute_dtype(dtype, [&]<typename T>(std::type_identity<T>) {
-    if (args.head_dim <= 32) {
-      decode<T, 1>(qkv, k_cache, v_cache, args, tokens, out, stream);
+    const auto run = [&]<int kVec, int kVecsPerLane, int kHeads>() {
+      decode<T, kVec, kVecsPerLane, kHeads>(qkv, k_cache, v_cache, args, token_rows, tokens,
+                                            split, workspace, out, stream);
+    };
+    if (fast_path(args.head_dim)) {
+      switch (heads_per_block(args)) {
+        case 1: run.template operator()<kFastVec, 1, 1>(); break;
+        case 2: run.template operator()<kFastVec, 1, 2>(); break;
+        case 4: run.template operator()<kFastVec, 1, 4>(); break;
+        default: run.template operator()<kFastVec, 1, 8>(); break;
+      }
     } else if (args.head_dim <= 64) {
-      decode<T, 2>(qkv, k_cache, v_cache, args, tokens, out, stream);
+      run.template operator()<2, 1, 8>();
     } else if (args.head_dim <= 128) {
-      decode<T, 4>(qkv, k_cache, v_cache, args, tokens, out, stream);
+      run.template operator()<2, 2, 8>();
     } else {
-      decode<T, 8>(qkv, k_cache, v_cache, args, tokens, out, stream);
+      run.template operator()<2, 4, 8>();
     }
   });
   return cudaGetLastError();

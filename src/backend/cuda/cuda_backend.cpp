@@ -3,6 +3,8 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "cuda_check.h"
 #include "launchers.h"
 #include "llmserve/backend/cuda_device.h"
@@ -36,6 +38,7 @@ CudaBackend::CudaBackend(int device, DType dtype) : device_(device), dtype_(dtyp
         "rebuild with -DCMAKE_CUDA_ARCHITECTURES=<yours>",
         props.name, props.major, props.minor);
   }
+  num_sms_ = props.multiProcessorCount;
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   try {
     gemm_.emplace(stream_);
@@ -171,10 +174,11 @@ void CudaBackend::require_compute(const Tensor& t, const char* op) const {
 void CudaBackend::embed(const Tensor& table, const Tensor* positions_table, Tensor& out) {
   require_compute(table, "embed");
   require_compute(out, "embed");
-  check_embedding_inputs(*batch_, rows_of(table),
-                         positions_table != nullptr
-                             ? std::optional<std::int64_t>(rows_of(*positions_table))
-                             : std::nullopt);
+  vocab_size_ = rows_of(table);
+  num_positions_ = positions_table != nullptr
+                       ? std::optional<std::int64_t>(rows_of(*positions_table))
+                       : std::nullopt;
+  check_embedding_inputs(*batch_, vocab_size_, num_positions_);
   check(launch_embedding(dtype_, table.data(),
                          positions_table != nullptr ? positions_table->data() : nullptr,
                          step_->input_ids, step_->positions, batch_->num_tokens(), cols_of(table),
@@ -250,7 +254,7 @@ void CudaBackend::paged_attention(std::int32_t layer, const Tensor& qkv, float s
   args.seq_of_token = step_->seq_of_token;
   args.query_start = step_->query_start;
   args.block_tables = step_->block_tables;
-  args.max_blocks_per_seq = batch_->max_blocks_per_seq;
+  args.table_stride = step_->table_stride;
   args.block_size = kv_layout_.block_size;
   args.num_heads = kv_layout_.num_heads;
   args.num_kv_heads = kv_layout_.num_kv_heads;
@@ -258,17 +262,27 @@ void CudaBackend::paged_attention(std::int32_t layer, const Tensor& qkv, float s
   args.scale = scale;
   const void* k = k_cache_.at(static_cast<std::size_t>(layer)).data();
   const void* v = v_cache_.at(static_cast<std::size_t>(layer)).data();
-  // Steps with prompt chunks go to the tensor-core kernel; decode-only steps (and head dims it
-  // has no instantiation for) to the per-token kernel.
-  if (step_->has_prefill && prefill_attention_supported(args.head_dim)) {
+  // Prompt chunks go to the tensor-core kernel and one-token queries to the decode kernel, each
+  // over its own work list; without a tensor-core instantiation for this head_dim, the decode
+  // kernel takes every token (it is correct for any).
+  const bool tiles = step_->num_tiles > 0 && prefill_attention_supported(args.head_dim);
+  if (tiles) {
     check(launch_prefill_attention(dtype_, qkv.data(), k, v, args, step_->tile_seq,
                                    step_->tile_first_query, step_->num_tiles, out.data(), stream_),
           "prefill attention kernel");
-  } else {
-    check(launch_decode_attention(dtype_, qkv.data(), k, v, args, batch_->num_tokens(), out.data(),
-                                  stream_),
-          "decode attention kernel");
   }
+  const std::int32_t* rows = tiles ? step_->decode_tokens : nullptr;
+  const std::int32_t tokens = tiles ? step_->num_decode : batch_->num_tokens();
+  // A recording serves every later context, up to the longest allowed.
+  const std::int32_t max_context =
+      recording_ ? max_context_
+      : tiles    ? step_->max_decode_context
+                 : *std::max_element(batch_->context_lens.begin(), batch_->context_lens.end());
+  const DecodeSplit split = plan_decode_split(args, tokens, max_context, num_sms_);
+  float* workspace = split_workspace(decode_split_workspace_floats(args, tokens, split));
+  check(launch_decode_attention(dtype_, qkv.data(), k, v, args, rows, tokens, split, workspace,
+                                out.data(), stream_),
+        "decode attention kernel");
 }
 
 void CudaBackend::gelu_new(Tensor& x) {
@@ -291,6 +305,89 @@ void CudaBackend::gather_rows(const Tensor& x, Tensor& out) {
   check(launch_gather_rows(dtype_, x.data(), step_->logits_rows, rows, cols_of(x), out.data(),
                            stream_),
         "gather_rows kernel");
+}
+
+float* CudaBackend::split_workspace(std::int64_t floats) {
+  if (floats <= split_workspace_floats_) return static_cast<float*>(split_workspace_.get());
+  if (recording_) {
+    // Allocating would end the capture; reserve_steps() sizes it for every recorded shape.
+    throw Error("cuda backend: decode attention needs {} floats of split workspace while "
+                "recording, {} reserved", floats, split_workspace_floats_);
+  }
+  split_workspace_ = allocate_device(static_cast<std::size_t>(floats) * sizeof(float),
+                                     "decode attention's split workspace");
+  split_workspace_floats_ = floats;
+  ++split_workspace_generation_;
+  return static_cast<float*>(split_workspace_.get());
+}
+
+void CudaBackend::reserve_steps(std::int32_t max_tokens, std::int32_t max_seqs,
+                                std::int32_t max_context) {
+  if (k_cache_.empty()) throw Error("cuda backend: reserve_steps before allocate_kv_cache");
+  const std::int32_t bs = kv_layout_.block_size;
+  step_upload_->reserve(max_tokens, max_seqs, (max_context + bs - 1) / bs);
+  max_context_ = max_context;
+  AttentionArgs args;
+  args.num_heads = kv_layout_.num_heads;
+  args.num_kv_heads = kv_layout_.num_kv_heads;
+  args.head_dim = kv_layout_.head_dim;
+  std::int64_t floats = 0;
+  for (std::int32_t tokens = 1; tokens <= max_seqs; ++tokens) {
+    const DecodeSplit split = plan_decode_split(args, tokens, max_context, num_sms_);
+    floats = std::max(floats, decode_split_workspace_floats(args, tokens, split));
+  }
+  split_workspace(floats);
+}
+
+CudaBackend::Generation CudaBackend::generation() const {
+  return {step_upload_->generation(), split_workspace_generation_};
+}
+
+namespace {
+
+class CudaRecording final : public Backend::Recording {
+ public:
+  CudaRecording(cudaGraphExec_t exec, std::uint64_t upload_generation,
+                std::uint64_t workspace_generation)
+      : graph(exec), step_upload(upload_generation), workspace(workspace_generation) {}
+  ~CudaRecording() override { cudaGraphExecDestroy(graph); }
+  CudaRecording(const CudaRecording&) = delete;
+  CudaRecording& operator=(const CudaRecording&) = delete;
+
+  cudaGraphExec_t graph;
+  std::uint64_t step_upload;
+  std::uint64_t workspace;
+};
+
+}  // namespace
+
+void CudaBackend::begin_recording() {
+  if (step_ == nullptr) throw Error("cuda backend: begin_recording before begin_step");
+  // Thread-local: only this thread's calls are captured, and an unsafe one fails loudly.
+  check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
+        "cudaStreamBeginCapture");
+  recording_ = true;
+}
+
+std::unique_ptr<Backend::Recording> CudaBackend::end_recording() {
+  recording_ = false;
+  cudaGraph_t graph = nullptr;
+  check(cudaStreamEndCapture(stream_, &graph), "cudaStreamEndCapture");
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  check(instantiated, "cudaGraphInstantiate");
+  const Generation g = generation();
+  return std::make_unique<CudaRecording>(exec, g.step_upload, g.split_workspace);
+}
+
+bool CudaBackend::replay(const Recording& recording) {
+  const auto* r = dynamic_cast<const CudaRecording*>(&recording);
+  if (r == nullptr) throw Error("cuda backend: replay of another backend's recording");
+  if (Generation{r->step_upload, r->workspace} != generation()) return false;
+  check_embedding_inputs(*batch_, vocab_size_, num_positions_);
+  check(cudaGraphLaunch(r->graph, stream_), "cudaGraphLaunch");
+  return true;
 }
 
 }  // namespace cuda

@@ -42,18 +42,44 @@ class CudaBackend final : public Backend {
   void silu_mul(const Tensor& gate_up, Tensor& out) override;
   void gather_rows(const Tensor& x, Tensor& out) override;
 
+  void reserve_steps(std::int32_t max_tokens, std::int32_t max_seqs,
+                     std::int32_t max_context) override;
+  bool can_record() const override { return true; }
+  void begin_recording() override;
+  std::unique_ptr<Recording> end_recording() override;
+  bool replay(const Recording& recording) override;
+
  private:
+  // Step buffers that recordings point into: a recording is stale once either moved.
+  struct Generation {
+    std::uint64_t step_upload = 0;
+    std::uint64_t split_workspace = 0;
+    bool operator==(const Generation&) const = default;
+  };
+  Generation generation() const;
+  // At least `floats` of split-K workspace for decode attention.
+  float* split_workspace(std::int64_t floats);
+
   // Throws unless `t` is stored in the compute dtype (every op's activations and weights).
   void require_compute(const Tensor& t, const char* op) const;
   void copy_blocks(std::span<const Batch::BlockCopy> copies);
 
   int device_;
+  int num_sms_ = 0;
   DType dtype_;
   cudaStream_t stream_ = nullptr;  // the engine's one stream: every op, copy and GEMM
   std::optional<Gemm> gemm_;
   std::optional<StepUpload> step_upload_;
   const Batch* batch_ = nullptr;  // the host copy, for checks and sizes
   const DeviceStep* step_ = nullptr;
+  std::shared_ptr<void> split_workspace_;
+  std::int64_t split_workspace_floats_ = 0;
+  std::uint64_t split_workspace_generation_ = 0;
+  std::int32_t max_context_ = 0;  // reserve_steps()'s; recordings plan attention for it
+  bool recording_ = false;
+  // embed()'s checks, run again by replay(): a replayed step does not call embed().
+  std::int64_t vocab_size_ = 0;
+  std::optional<std::int64_t> num_positions_;
   KvCacheLayout kv_layout_;
   std::vector<Tensor> k_cache_, v_cache_;  // per layer [num_blocks * block_size, kv_heads * hd]
 };

@@ -43,8 +43,8 @@ struct AttentionArgs {
   const std::int32_t* positions = nullptr;     // [T]
   const std::int32_t* seq_of_token = nullptr;  // [T]
   const std::int32_t* query_start = nullptr;   // [B+1]
-  const std::int32_t* block_tables = nullptr;  // [B][max_blocks_per_seq]
-  std::int32_t max_blocks_per_seq = 0;
+  const std::int32_t* block_tables = nullptr;  // [B][*table_stride]
+  const std::int32_t* table_stride = nullptr;  // [1], device memory
   std::int32_t block_size = 0;
   std::int32_t num_heads = 0;
   std::int32_t num_kv_heads = 0;
@@ -52,12 +52,32 @@ struct AttentionArgs {
   float scale = 0.0f;
 };
 
-// Decode kernel: every one of the `tokens` query tokens attends to its positions 0..own. Serves
-// any head_dim up to kMaxAttentionHeadDim, so it is also the prefill fallback.
+// How a decode launch splits each context (split-K). One split writes the output directly; more
+// leave partial results in a workspace that a reduction kernel merges.
+struct DecodeSplit {
+  std::int32_t splits = 1;
+  std::int32_t keys_per_split = 0;
+};
+
+// Enough splits that `tokens` tokens whose contexts reach max_context give the num_sms SMs about
+// two blocks each, in whole chunks of keys; a large batch gets one split. A CUDA graph recorded
+// with the longest context the engine allows serves every shorter one (the extra splits exit).
+DecodeSplit plan_decode_split(const AttentionArgs& args, std::int32_t tokens,
+                              std::int32_t max_context, std::int32_t num_sms);
+// Floats of workspace a launch of `tokens` tokens under `split` needs (0 for one split).
+std::int64_t decode_split_workspace_floats(const AttentionArgs& args, std::int32_t tokens,
+                                           DecodeSplit split);
+
+// Decode kernel: each of `tokens` one-token queries (rows token_rows[i] of qkv and out, or rows
+// 0..tokens-1 when token_rows is null) attends to its positions 0..own. Serves any even head_dim
+// up to kMaxAttentionHeadDim, so it is also the prefill fallback. `workspace` holds at least
+// decode_split_workspace_floats() floats.
 inline constexpr std::int32_t kMaxAttentionHeadDim = 256;
 cudaError_t launch_decode_attention(DType dtype, const void* qkv, const void* k_cache,
                                     const void* v_cache, const AttentionArgs& args,
-                                    std::int32_t tokens, void* out, cudaStream_t stream);
+                                    const std::int32_t* token_rows, std::int32_t tokens,
+                                    DecodeSplit split, float* workspace, void* out,
+                                    cudaStream_t stream);
 
 // Tensor-core prefill kernel over the `num_tiles` query tiles (tile_seq, tile_first_query: device
 // arrays built by prefill_tiles()); only for head dims where prefill_attention_supported().
