@@ -307,6 +307,18 @@ void CudaBackend::gather_rows(const Tensor& x, Tensor& out) {
         "gather_rows kernel");
 }
 
+void CudaBackend::sample(const Tensor& logits, std::span<const SamplingRow> rows,
+                         std::span<SampledToken> out) {
+  if (logits.dtype() != DType::kF32) {
+    throw Error("cuda sample: logits are {}, not F32", dtype_name(logits.dtype()));
+  }
+  if (rows.size() != out.size()) {
+    throw Error("cuda sample: {} rows but {} results", rows.size(), out.size());
+  }
+  if (rows.empty()) return;
+  sampler_.sample(static_cast<const float*>(logits.data()), cols_of(logits), rows, out, stream_);
+}
+
 float* CudaBackend::split_workspace(std::int64_t floats) {
   if (floats <= split_workspace_floats_) return static_cast<float*>(split_workspace_.get());
   if (recording_) {

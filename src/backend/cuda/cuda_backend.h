@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "device_sampler.h"
 #include "gemm.h"
 #include "llmserve/backend/cuda_backend.h"
 #include "step_upload.h"
@@ -42,6 +43,10 @@ class CudaBackend final : public Backend {
   void silu_mul(const Tensor& gate_up, Tensor& out) override;
   void gather_rows(const Tensor& x, Tensor& out) override;
 
+  bool samples_on_device() const override { return true; }
+  void sample(const Tensor& logits, std::span<const SamplingRow> rows,
+              std::span<SampledToken> out) override;
+
   void reserve_steps(std::int32_t max_tokens, std::int32_t max_seqs,
                      std::int32_t max_context) override;
   bool can_record() const override { return true; }
@@ -70,6 +75,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;  // the engine's one stream: every op, copy and GEMM
   std::optional<Gemm> gemm_;
   std::optional<StepUpload> step_upload_;
+  DeviceSampler sampler_;
   const Batch* batch_ = nullptr;  // the host copy, for checks and sizes
   const DeviceStep* step_ = nullptr;
   std::shared_ptr<void> split_workspace_;
