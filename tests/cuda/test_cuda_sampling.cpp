@@ -14,7 +14,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <numeric>
 #include <random>
 #include <span>
@@ -25,6 +24,7 @@
 #include "../../src/backend/cuda/sampling_launch.h"
 #include "../../src/engine/vocab_math.h"
 #include "llmserve/backend/backend_factory.h"
+#include "llmserve/engine/device_sampling_rows.h"
 #include "llmserve/engine/sampler.h"
 
 namespace llmserve {
@@ -93,40 +93,6 @@ struct RowSpec {
   std::uint64_t seed = 0;
 };
 
-// The edits the CPU Sampler's transforms amount to, folded per id (LogitEdit's rule).
-std::vector<LogitEdit> edits_for(const RowSpec& spec, std::span<const std::int32_t> eos_ids) {
-  const SamplingParams& p = spec.params;
-  std::map<std::int32_t, LogitEdit> edits;
-  auto edit = [&](std::int32_t id) -> LogitEdit& {
-    LogitEdit& e = edits[id];
-    e.id = id;
-    return e;
-  };
-  for (const auto& [id, bias] : p.logit_bias) edit(id).bias += bias;
-  const bool repetition = p.repetition_penalty != 1.0f;
-  if (repetition || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {
-    for (auto id : spec.output_ids) {
-      LogitEdit& e = edit(id);
-      ++e.output_count;
-      e.penalised = true;
-    }
-    if (repetition) {
-      for (auto id : spec.prompt_ids) edit(id).penalised = true;
-    }
-  }
-  if (spec.output_ids.size() < static_cast<std::size_t>(std::max(p.min_tokens, 0))) {
-    if (!p.ignore_eos) {
-      for (auto id : eos_ids) edit(id).masked = true;
-    }
-    for (auto id : p.stop_token_ids) edit(id).masked = true;
-  }
-  std::vector<LogitEdit> out;
-  for (const auto& [id, e] : edits) out.push_back(e);
-  // Any order is allowed: hand them over shuffled.
-  std::shuffle(out.begin(), out.end(), std::mt19937(static_cast<std::uint32_t>(spec.seed)));
-  return out;
-}
-
 bool greedy(const SamplingParams& p) { return p.temperature < engine::kGreedyBelowTemperature; }
 
 // The tokens the CPU Sampler may draw from a row: its probabilities (vocab_math's), then
@@ -178,37 +144,28 @@ struct Outcome {
 class Bench {
  public:
   Bench(std::int32_t vocab, std::vector<std::int32_t> eos)
-      : vocab_(vocab), eos_(eos), cpu_(vocab, std::move(eos)) {}
+      : vocab_(vocab), eos_(eos), cpu_(vocab, eos), rows_(vocab, std::move(eos)) {}
 
   Outcome run(Logits& logits, std::span<const RowSpec> specs) {
     const std::size_t n = specs.size();
-    std::vector<std::mt19937_64> rngs;
-    std::vector<std::vector<LogitEdit>> edits;
-    std::vector<SamplerRow> cpu_rows(n);
-    std::vector<SamplingRow> gpu_rows(n);
-    rngs.reserve(n);
+    // Each side its own copy of every row's generator; the GPU's rows come from the engine's
+    // own DeviceSamplingRows, as in a serving step.
+    std::vector<std::mt19937_64> cpu_rngs, gpu_rngs;
+    std::vector<SamplerRow> cpu_rows(n), gpu_specs(n);
+    cpu_rngs.reserve(n);
+    gpu_rngs.reserve(n);
     for (std::size_t r = 0; r < n; ++r) {
       const RowSpec& spec = specs[r];
-      rngs.emplace_back(spec.seed);
-      edits.push_back(edits_for(spec, eos_));
+      cpu_rngs.emplace_back(spec.seed);
+      gpu_rngs.emplace_back(spec.seed);
       cpu_rows[r] = {logits.row(spec.logits_row), &spec.params, spec.prompt_ids, spec.output_ids,
-                     &rngs[r], spec.logits_row};
-      SamplingRow& row = gpu_rows[r];
-      row.logits_row = spec.logits_row;
-      row.temperature = spec.params.temperature;
-      row.top_k = spec.params.top_k;
-      row.top_p = spec.params.top_p;
-      row.min_p = spec.params.min_p;
-      row.repetition_penalty = spec.params.repetition_penalty;
-      row.presence_penalty = spec.params.presence_penalty;
-      row.frequency_penalty = spec.params.frequency_penalty;
-      row.num_top_logprobs = spec.params.logprobs.value_or(-1);
-      if (!greedy(spec.params)) {
-        std::mt19937_64 copy = rngs[r];
-        row.uniform = std::generate_canonical<double, 53>(copy);
-      }
+                     &cpu_rngs[r], spec.logits_row};
+      gpu_specs[r] = {{}, &spec.params, spec.prompt_ids, spec.output_ids, &gpu_rngs[r],
+                      spec.logits_row};
     }
-    for (std::size_t r = 0; r < n; ++r) gpu_rows[r].edits = edits[r];
+    const auto gpu_rows = rows_.build(gpu_specs);
+    std::vector<std::vector<LogitEdit>> edits;
+    for (const SamplingRow& row : gpu_rows) edits.emplace_back(row.edits.begin(), row.edits.end());
     Outcome outcome{std::vector<SampleResult>(n), std::vector<SampledToken>(n)};
     cpu_.sample(cpu_rows, outcome.cpu);
     gpu_.sample(logits.device(), vocab_, gpu_rows, outcome.gpu, nullptr);
@@ -225,6 +182,7 @@ class Bench {
   std::int32_t vocab_;
   std::vector<std::int32_t> eos_;
   engine::Sampler cpu_;
+  engine::DeviceSamplingRows rows_;
   backend::cuda::DeviceSampler gpu_;
   std::vector<std::vector<LogitEdit>> edits_;
 };
