@@ -343,8 +343,10 @@ void CudaBackend::reserve_steps(std::int32_t max_tokens, std::int32_t max_seqs,
   args.num_heads = kv_layout_.num_heads;
   args.num_kv_heads = kv_layout_.num_kv_heads;
   args.head_dim = kv_layout_.head_dim;
+  // Every token of a step can be a decode-kernel query (all of them when the prefill kernel has
+  // no instantiation for this head_dim), so the worst case runs over every step size.
   std::int64_t floats = 0;
-  for (std::int32_t tokens = 1; tokens <= max_seqs; ++tokens) {
+  for (std::int32_t tokens = 1; tokens <= max_tokens; ++tokens) {
     const DecodeSplit split = plan_decode_split(args, tokens, max_context, num_sms_);
     floats = std::max(floats, decode_split_workspace_floats(args, tokens, split));
   }
