@@ -93,7 +93,7 @@ using u64 = unsigned long long;  // atomicAdd's 64-bit type
 constexpr int kWarps = kSampleThreads / 32;
 constexpr int kTile = 128;   // ids a warp reads per step: a float4 per lane
 constexpr int kBins = 2048;  // radix bins of the widest level (11 bits)
-constexpr int kMassBits = 42;
+constexpr int kMassBits = 42;  // fixed-point masses: p * 2^42
 
 struct Shared {
   u32 bin_count[kBins];
@@ -138,7 +138,9 @@ __device__ __forceinline__ float exp_nonpositive(float x) {
 // first radix level spends its bins on 16 per octave.
 __device__ __forceinline__ u32 prob_key(float p) { return __float_as_uint(p) << 2; }
 __device__ __forceinline__ float prob_of_key(u32 key) { return __uint_as_float(key >> 2); }
-__device__ __forceinline__ u64 mass_of(float p) { return __float2ull_rn(p * 0x1p42f); }
+__device__ __forceinline__ u64 mass_of(float p) {
+  return __float2ull_rn(p * static_cast<float>(u64{1} << kMassBits));  // exact: a power of two
+}
 
 // Raw logits (finite): order-preserving bits, -0 counted as +0 since the CPU compares values.
 __device__ __forceinline__ u32 logit_key(float x) {

@@ -292,11 +292,16 @@ TEST_P(CudaSampling, GreedyIsTheFirstMaximumWithTheCpusLogprobs) {
   EXPECT_EQ(compare(bench, logits, specs, outcome, "greedy"), 0);
 }
 
+// Logits with many exactly equal values put cuts among equal probabilities, where only the
+// id order decides: rounded to halves, or all equal.
+enum class Shape { kNormal, kTied, kFlat };
+
 struct SampledCase {
   std::string name;
   SamplingParams params;
   bool history = false;  // random prompt and output ids (penalties, min_tokens)
   bool likely_stops = false;  // EOS and stop ids biased to the top, to be masked
+  Shape shape = Shape::kNormal;
 };
 
 std::vector<SampledCase> sampled_cases(std::int32_t vocab) {
@@ -375,6 +380,35 @@ std::vector<SampledCase> sampled_cases(std::int32_t vocab) {
          p.logprobs = engine::kMaxLogprobs;
          p.top_k = 20;
        })},
+      // Fewer tokens with a non-zero probability than top-k asks for.
+      {"temperature 0.05 top_k 600", with([](SamplingParams& p) {
+         p.temperature = 0.05f;
+         p.top_k = 600;
+       })},
+      {"temperature 0.05 top_k 100 top_p 0.9", with([](SamplingParams& p) {
+         p.temperature = 0.05f;
+         p.top_k = 100;
+         p.top_p = 0.9f;
+       })},
+      {"tied top_k 40", with([](SamplingParams& p) { p.top_k = 40; }), false, false, Shape::kTied},
+      {"tied top_p 0.7 logprobs 5", with([](SamplingParams& p) {
+         p.top_p = 0.7f;
+         p.logprobs = 5;
+       }),
+       false, false, Shape::kTied},
+      {"tied top_k 700 top_p 0.9 temperature 2", with([](SamplingParams& p) {
+         p.top_k = 700;
+         p.top_p = 0.9f;
+         p.temperature = 2.0f;
+       }),
+       false, false, Shape::kTied},
+      {"flat top_k 100 logprobs max", with([](SamplingParams& p) {
+         p.top_k = 100;
+         p.logprobs = engine::kMaxLogprobs;
+       }),
+       false, false, Shape::kFlat},
+      {"flat top_p 0.3", with([](SamplingParams& p) { p.top_p = 0.3f; }), false, false,
+       Shape::kFlat},
   };
   return cases;
 }
@@ -390,6 +424,12 @@ TEST_P(CudaSampling, SampledTokensAgreeWithTheCpu) {
     SCOPED_TRACE(c.name + ", vocab " + std::to_string(vocab()));
     Logits logits(vocab(), kLogitsRows, static_cast<std::uint32_t>(seed));
     std::mt19937 rng(static_cast<std::uint32_t>(seed));
+    for (std::int32_t r = 0; r < kLogitsRows; ++r) {
+      for (float& v : logits.edit_row(r)) {
+        if (c.shape == Shape::kTied) v = std::round(v * 2.0f) / 2.0f;
+        if (c.shape == Shape::kFlat) v = 1.5f;
+      }
+    }
     if (c.likely_stops) {
       for (std::int32_t r = 0; r < kLogitsRows; ++r) {
         for (auto id : eos_ids) logits.edit_row(r)[id] = 20.0f;
